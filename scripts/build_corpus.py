@@ -1,0 +1,192 @@
+"""Build the English corpus from Debian packages that install offline.
+
+    python scripts/build_corpus.py --out data/corpus/en
+
+Downloads the packages with `apt-get download` (no system install), extracts them,
+pulls natural sentences of 6-40 words from each source, and writes one text file per
+source. `manpages` is kept apart as the out-of-domain source: never train on it.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import html.parser
+import re
+import struct
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+PACKAGES = {
+    "fortunes": ["fortunes", "fortunes-min", "fortune-anarchism"],
+    "wordnet": ["wordnet-base"],
+    "bible": ["sword-text-web"],
+    "libreoffice": ["libreoffice-help-en-us"],
+    "pydoc": ["python3.11-doc"],
+    "manpages": ["manpages"],  # out-of-domain held-out source
+}
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+WORD = re.compile(r"\S+")
+BAD = re.compile(r"https?://|www\.|@\w+\.|[{}<>|\\_=#~^*]|\.\.\.\.|--|\t")
+
+
+def keep(sentence: str) -> bool:
+    n_words = len(WORD.findall(sentence))
+    if not 6 <= n_words <= 40 or BAD.search(sentence):
+        return False
+    ascii_letters = sum(c.isascii() and c.isalpha() for c in sentence)
+    return ascii_letters >= 0.6 * len(sentence) and sentence[0].isupper()
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    paragraph = re.sub(r"\s+", " ", paragraph).strip()
+    return [s.strip() for s in SENTENCE_END.split(paragraph) if keep(s.strip())]
+
+
+def fortunes(root: Path):
+    for f in sorted(root.glob("*/usr/share/games/fortunes/*")):
+        if f.suffix or f.is_symlink() or "off" in f.parts:
+            continue
+        for quote in f.read_text("utf-8", errors="replace").split("\n%\n"):
+            # Quotes end with an attribution line ("-- Author"); drop it.
+            body = re.split(r"\n\s*--", quote)[0]
+            yield from split_sentences(body)
+
+
+def wordnet(root: Path):
+    for f in sorted(root.glob("*/usr/share/wordnet/data.*")):
+        for line in f.read_text("utf-8", errors="replace").splitlines():
+            if "|" not in line or line.startswith("  "):
+                continue
+            gloss = line.split("|", 1)[1]
+            for example in re.findall(r'"([^"]+)"', gloss):
+                example = example.strip()
+                if example and example[0].islower():
+                    example = example[0].upper() + example[1:]
+                if keep(example):
+                    yield example
+            definition = re.split(r';\s*"', gloss)[0].strip()
+            definition = definition[0].upper() + definition[1:] if definition else ""
+            if keep(definition):
+                yield definition
+
+
+def bible(root: Path):
+    """Read a SWORD zText module: .bzs block index, .bzz zlib blocks, .bzv verse index."""
+    for mod in sorted(root.glob("*/usr/share/sword/modules/texts/ztext/*")):
+        for testament in ("ot", "nt"):
+            bzs = (mod / f"{testament}.bzs").read_bytes()
+            bzz = (mod / f"{testament}.bzz").read_bytes()
+            blocks = []
+            for i in range(0, len(bzs), 12):
+                offset, size, _ = struct.unpack("<III", bzs[i:i + 12])
+                blocks.append(zlib.decompress(bzz[offset:offset + size]))
+            bzv = (mod / f"{testament}.bzv").read_bytes()
+            for i in range(0, len(bzv) - 9, 10):
+                block, start, length = struct.unpack("<IIH", bzv[i:i + 10])
+                if length == 0 or block >= len(blocks):
+                    continue
+                verse = blocks[block][start:start + length].decode("utf-8", errors="replace")
+                verse = re.sub(r"<note.*?</note>", " ", verse, flags=re.S)
+                yield from split_sentences(re.sub(r"<[^>]+>", " ", verse))
+
+
+class _Paragraphs(html.parser.HTMLParser):
+    """Collect the text of <p>, <li>, <dd> and <td> elements; skip code and scripts."""
+
+    BLOCKS = {"p", "li", "dd", "td"}
+    SKIP = {"pre", "code", "script", "style", "tt", "kbd", "samp"}
+
+    def __init__(self):
+        super().__init__()
+        self.paragraphs, self.buffer, self.depth_skip = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.depth_skip += 1
+            self.buffer.append(" \x00 ")  # a code span makes the sentence unusable
+        elif tag in self.BLOCKS:
+            self.flush()
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.depth_skip = max(0, self.depth_skip - 1)
+        elif tag in self.BLOCKS:
+            self.flush()
+
+    def handle_data(self, data):
+        if not self.depth_skip:
+            self.buffer.append(data)
+
+    def flush(self):
+        text = "".join(self.buffer)
+        if text.strip():
+            self.paragraphs.append(text)
+        self.buffer = []
+
+
+def html_sentences(files):
+    for f in files:
+        parser = _Paragraphs()
+        parser.feed(f.read_text("utf-8", errors="replace"))
+        parser.flush()
+        for paragraph in parser.paragraphs:
+            yield from (s for s in split_sentences(paragraph) if "\x00" not in s)
+
+
+def libreoffice(root: Path):
+    yield from html_sentences(sorted(root.glob("*/usr/share/libreoffice/help/en-US/**/*.html")))
+
+
+def pydoc(root: Path):
+    yield from html_sentences(sorted(root.glob("*/usr/share/doc/python3.11/html/**/*.html")))
+
+
+def manpages(root: Path):
+    for f in sorted(root.glob("*/usr/share/man/man*/*.gz")):
+        text = gzip.decompress(f.read_bytes()).decode("utf-8", errors="replace")
+        paragraph = []
+        for line in text.splitlines():
+            if line.startswith((".", "'")):  # a roff request ends the running paragraph
+                if line[:3] in (".B ", ".I ", ".BR", ".IR", ".RB", ".RI"):
+                    paragraph.append(re.sub(r'^\.\w+\s*|"', "", line))
+                    continue
+                yield from split_sentences(" ".join(paragraph))
+                paragraph = []
+            else:
+                paragraph.append(re.sub(r"\\f[BIRP]|\\\(..|\\[-&e]|\\", "", line))
+        yield from split_sentences(" ".join(paragraph))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("data/corpus/en"))
+    parser.add_argument("--debs", type=Path, default=None, help="reuse a folder of extracted packages")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.debs or Path(tempfile.mkdtemp(prefix="unembed-debs-"))
+    for source, packages in PACKAGES.items():
+        root = work / source
+        if not root.exists():
+            debs = work / f"{source}.debs"
+            debs.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["apt-get", "download", *packages], cwd=debs, check=True,
+                           stdout=subprocess.DEVNULL)
+            for deb in debs.glob("*.deb"):
+                target = root / deb.name.split("_")[0]
+                target.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+        seen, lines = set(), []
+        for sentence in globals()[source](root):
+            if sentence not in seen:
+                seen.add(sentence)
+                lines.append(sentence)
+        tmp = args.out / f".{source}.txt.tmp"
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(args.out / f"{source}.txt")
+        print(f"{source:12s} {len(lines):7d} sentences")
+
+
+if __name__ == "__main__":
+    main()

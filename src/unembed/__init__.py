@@ -1,0 +1,15 @@
+"""unembed: turn text-embedding vectors back into text."""
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+
+def load(name_or_path: str = "en", device: str = "auto", encoder=None):
+    """An Inverter from a checkpoint folder or a shipped model's name ("en")."""
+    from .pipeline import Inverter
+    return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder)
+
+
+__all__ = ["load", "__version__"]

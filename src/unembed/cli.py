@@ -1,0 +1,188 @@
+"""The `unembed` command: thin subcommands over the library.
+
+Bad input exits with status 2 and one line on stderr; nothing half-written stays on disk."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import DataConfig, ModelConfig, SampleConfig, TrainConfig, add_arguments, from_args
+from .errors import UnembedError
+
+EXIT_BAD_INPUT = 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _load(args):
+    import unembed
+    return unembed.load(args.model, device=args.device)
+
+
+def _sampling_overrides(args) -> dict:
+    return {k: v for k, v in dict(steps=args.steps, strategy=args.strategy,
+                                  repetition_penalty=args.repetition_penalty).items() if v is not None}
+
+
+def cmd_invert(args) -> None:
+    inverter = _load(args)
+    if args.vectors:
+        from .encoders import read_vectors
+        vectors = read_vectors(args.vectors)
+        texts = inverter.invert(vectors, batch_size=args.batch_size, **_sampling_overrides(args))
+        if args.json:
+            print(json.dumps([{"reconstruction": t} for t in texts], ensure_ascii=False, indent=2))
+        else:
+            print("\n".join(texts))
+        return
+    if not args.texts:
+        raise UnembedError("give a text to invert, or --vectors FILE")
+    results = inverter.invert_texts(args.texts, batch_size=args.batch_size, **_sampling_overrides(args))
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    for r in results:
+        print(f"text:           {r['text']}\nreconstruction: {r['reconstruction']}\n"
+              f"cosine:         {r['cosine']:.3f}\ntoken accuracy: {r['token_accuracy']:.1%}\n")
+
+
+def cmd_eval(args) -> None:
+    from .data.corpus import read_texts
+    from .eval import evaluate
+    texts = [t for t in read_texts(args.file) if t.strip()]
+    if args.limit:
+        texts = texts[:args.limit]
+    if not texts:
+        raise UnembedError(f"{args.file} holds no texts")
+    inverter = _load(args)
+    result = evaluate(inverter, texts, batch_size=args.batch_size, show_progress=not args.quiet,
+                      **_sampling_overrides(args))
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if args.out:
+        from .data.cache import atomic_write_bytes
+        atomic_write_bytes(Path(args.out), (text + "\n").encode())
+    print(text)
+
+
+def cmd_prepare(args) -> None:
+    from .data import prepare
+    cfg = from_args(DataConfig, args)
+    prepare(cfg, args.out, args.sources, pairs=args.pairs)
+
+
+def cmd_train(args) -> None:
+    from .train import train
+    run = train(from_args(TrainConfig, args), from_args(ModelConfig, args))
+    print(run / "last" / "model")
+
+
+def cmd_export(args) -> None:
+    """Copy a model folder, optionally casting weights (e.g. float16 to ship it)."""
+    import shutil
+    import torch
+    from .pipeline import Inverter
+    from .train.checkpoint import replace_dir
+    inverter = Inverter.from_pretrained(args.source, device="cpu")
+    if args.repetition_penalty is not None:
+        inverter.sampling.repetition_penalty = args.repetition_penalty
+    if args.steps is not None:
+        inverter.sampling.steps = args.steps
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    inverter.save_pretrained(tmp, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    for extra in ("results.json",):
+        if (Path(args.source) / extra).is_file():
+            shutil.copy(Path(args.source) / extra, tmp / extra)
+    replace_dir(tmp, out)
+    print(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unembed", description="Turn embedding vectors back into text.")
+    parser.add_argument("--version", action="version", version=f"unembed {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p):
+        p.add_argument("--model", default="en", help="checkpoint folder or shipped model name (default: en)")
+        p.add_argument("--steps", type=int, help="denoising steps, 1..max length")
+        p.add_argument("--strategy", help="decoding strategy (default: the model's)")
+        p.add_argument("--repetition-penalty", type=float, help="logit penalty per earlier use of a token")
+        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+    p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
+    p.add_argument("texts", nargs="*", help="texts to embed and recover")
+    p.add_argument("--vectors", help=".npy or .jsonl of vectors: prints one reconstruction per line")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    model_options(p)
+    p.set_defaults(func=cmd_invert)
+
+    p = sub.add_parser("eval", help="evaluate on a file of texts; prints JSON metrics")
+    p.add_argument("file", help=".txt (one text per line) or .jsonl with a 'text' key")
+    p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts only")
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    model_options(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("prepare", help="corpus -> cached token ids and vectors")
+    p.add_argument("sources", nargs="*", help="corpus files (.txt, .jsonl) or dataset names")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--pairs", help="black-box (text, vector) pairs: .npy+.txt, .jsonl or .parquet")
+    add_arguments(p, DataConfig)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train an inverter on a prepared folder")
+    add_arguments(p, TrainConfig)
+    add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", "encoder"))
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="copy a model folder, e.g. to float16 for shipping")
+    p.add_argument("source")
+    p.add_argument("out")
+    p.add_argument("--dtype", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--steps", type=int, help="default steps stored with the model")
+    p.add_argument("--repetition-penalty", type=float, help="default penalty stored with the model")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare")
+                        else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
+    try:
+        args.func(args)
+    except UnembedError as exc:
+        print(f"unembed: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        print(f"unembed: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("unembed: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

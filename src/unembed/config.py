@@ -1,0 +1,129 @@
+"""Every setting as a dataclass with a comment per field; the CLI exposes each field as a flag."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 0          # compact vocabulary incl. [PAD] [MASK] [UNK]; set from the data
+    max_len: int = 32            # tokens the decoder writes; padding counts, so length is inferred
+    cond_dim: int = 384          # dimension of the target embedding
+    hidden: int = 384            # transformer width
+    layers: int = 6              # transformer blocks
+    heads: int = 6               # attention heads
+    mlp_ratio: float = 4.0       # MLP width / hidden
+    prefix_tokens: int = 4       # tokens projected from the vector and prepended (0 = AdaLN only)
+    time_conditioning: bool = True  # add the mask ratio to the AdaLN condition
+    lexical_prior: bool = True   # bag-of-tokens logits from the vector, added at every position
+    dropout: float = 0.0
+    encoder: str = ""            # the encoder whose vectors this model inverts (recorded, not loaded)
+
+
+@dataclass
+class DataConfig:
+    max_len: int = 32            # truncate texts to this many decoder tokens (and re-decode)
+    tokenizer: str = "bpe:16384"  # tokenizer.json path, HF name, or bpe:N to train a cased BPE
+    encoder: str = "sentence-transformers/all-MiniLM-L6-v2"  # encoder to embed the corpus with
+    heldout: int = 2000          # texts written apart as the held-out split
+    shard_size: int = 4096       # texts per cached shard (the unit of resume)
+    batch_size: int = 128        # encoder batch size
+    min_words: int = 1           # drop texts with fewer words
+    limit: int = 0               # keep at most this many texts (0 = all)
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data/prepared/en"   # folder written by `unembed prepare`
+    out: str = "runs/en"             # run folder: checkpoints, log, resolved config
+    steps: int = 20000               # optimizer steps
+    batch_size: int = 64             # texts per step per process
+    lr: float = 1e-3                 # peak learning rate
+    min_lr_ratio: float = 0.1        # cosine decays to lr * this
+    warmup: int = 500                # linear warmup steps
+    weight_decay: float = 0.01
+    betas: tuple = (0.9, 0.98)
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999         # EMA of weights; the saved model uses EMA weights
+    schedule: str = "linear"         # mask schedule: linear | cosine
+    loss_weighting: str = "uniform"  # uniform: mean CE over masked; elbo: MDLM 1/t weighting
+    lexical_weight: float = 1.0      # weight of the bag-of-tokens loss
+    init_from: str = ""              # BERT-style encoder whose weights start the model ('' = random)
+    eval_every: int = 1000           # steps between evaluations (decoding from all-mask)
+    eval_texts: int = 256            # held-out texts per evaluation
+    eval_steps: int = 8              # denoising steps in evaluation
+    eval_cosine: bool = True         # re-embed reconstructions in evaluation (needs the encoder)
+    save_every: int = 500            # steps between checkpoints
+    time_budget: float = 0.0         # stop after this many minutes (0 = no limit)
+    stop_at: int = 0                 # stop this invocation at this step, resumable (0 = steps)
+    threads: int = 0                 # torch threads (0 = all cores)
+    device: str = "auto"             # auto | cpu | cuda
+    seed: int = 0
+    resume: bool = True              # continue from the run folder's last checkpoint
+
+
+@dataclass
+class SampleConfig:
+    steps: int = 8                   # denoising steps, 1..max_len
+    strategy: str = "confidence"     # sampler name
+    repetition_penalty: float = 0.0  # logit penalty per earlier use of a token
+    schedule: str = "cosine"         # how many tokens to reveal per step: linear | cosine
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, values: dict[str, Any]):
+    """Build a config, ignoring unknown keys (older or newer checkpoints)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
+    return cls(**kwargs)
+
+
+def write_json(cfg, path: Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One --flag per dataclass field (underscores become dashes), default None = keep."""
+    group = parser.add_argument_group(cls.__name__)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kind = {bool: _parse_bool, int: int, float: float}.get(type(default), str)
+        if isinstance(default, tuple):
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=float,
+                               nargs=len(default), default=None, help=f"default {default}")
+        else:
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
+                               default=None, help=f"default {default}")
+
+
+def from_args(cls, args: argparse.Namespace, **base):
+    """The dataclass with defaults, then `base`, then any flag given on the command line."""
+    values = {**base}
+    for f in dataclasses.fields(cls):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = tuple(given) if isinstance(given, list) else given
+    return from_dict(cls, values)
+
+
+__all__ = ["ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "field",
+           "add_arguments", "from_args", "from_dict", "to_dict", "write_json"]

@@ -1,0 +1,149 @@
+"""`unembed prepare`: corpus -> cleaned, truncated, re-decoded texts -> token ids + vectors,
+cached in shards. Resumable; under torchrun each process embeds its own shards."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..config import DataConfig, to_dict
+from ..errors import UnembedError
+from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, train_bpe
+from . import cache
+from .corpus import clean, read_texts, split_heldout
+
+logger = logging.getLogger(__name__)
+SPLITS = ("train", "heldout")
+
+
+def _rank_world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _wait_for(path: Path, what: str, timeout: float = 24 * 3600) -> None:
+    start = time.time()
+    while not path.exists():
+        if time.time() - start > timeout:
+            raise UnembedError(f"gave up waiting for {what} ({path})")
+        time.sleep(1.0)
+
+
+def _truncate_all(vocab: Vocabulary, texts: list[str], max_len: int) -> list[str]:
+    """Texts cut to max_len tokens and re-decoded, so the vector is of the recoverable text."""
+    out = []
+    for text, ids in zip(texts, vocab.tokenize(texts)):
+        out.append(text if len(ids) <= max_len else vocab.truncate(text, max_len)[0].strip())
+    return out
+
+
+def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) -> None:
+    """Rank 0: decide the texts of each split, the tokenizer, and save them."""
+    if pairs:
+        from ..encoders import read_pairs
+        raw_texts, raw_vectors = read_pairs(pairs)
+    else:
+        raw_texts = [t for source in sources for t in read_texts(source)]
+        raw_vectors = None
+    index_of = {}
+    for i, text in enumerate(raw_texts):
+        index_of.setdefault(" ".join(text.split()), i)
+    texts = clean(raw_texts, cfg.min_words)
+    if len(texts) < 2:
+        raise UnembedError(f"only {len(texts)} usable texts in {sources or pairs}; need at least 2")
+    train, heldout = split_heldout(texts, cfg.heldout, cfg.seed)  # shuffled
+    if cfg.limit:
+        train = train[:max(1, cfg.limit - len(heldout))]
+
+    if cfg.tokenizer.startswith("bpe:"):
+        logger.info("training a %s-token BPE on %d texts", cfg.tokenizer[4:], len(train))
+        tokenizer = train_bpe(train, int(cfg.tokenizer[4:]))
+    else:
+        tokenizer = load_tokenizer(cfg.tokenizer)
+    vocab = Vocabulary(tokenizer, [])
+    tokenizer.save(str(folder / TOKENIZER_FILE))
+    for split, split_texts in (("train", train), ("heldout", heldout)):
+        truncated = _truncate_all(vocab, split_texts, cfg.max_len)
+        if raw_vectors is not None:
+            rows = [index_of[t] for t in split_texts]
+            cache.atomic_save_npy(folder / f"{split}.pairs.npy", raw_vectors[rows])
+        cache.atomic_write_bytes(folder / f"{split}.txt", ("\n".join(truncated) + "\n").encode())
+    cache.atomic_write_bytes(folder / "plan.json", json.dumps(
+        {"config": to_dict(cfg), "sources": sources, "pairs": pairs}, indent=2).encode())
+
+
+def _embed_shards(cfg: DataConfig, folder: Path, encoder, rank: int, world: int) -> None:
+    vocab = Vocabulary(load_tokenizer(str(folder / TOKENIZER_FILE)), [])
+    for split in SPLITS:
+        texts = (folder / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+        pairs_path = folder / f"{split}.pairs.npy"
+        pair_vectors = np.load(pairs_path, mmap_mode="r") if pairs_path.exists() else None
+        n_shards = (len(texts) + cfg.shard_size - 1) // cfg.shard_size
+        mine = [i for i in range(n_shards) if i % world == rank and not cache.shard_done(folder, split, i)]
+        todo = sum(len(texts[i * cfg.shard_size:(i + 1) * cfg.shard_size]) for i in mine)
+        with tqdm(total=todo, desc=f"embed {split}" + (f" [rank {rank}]" if world > 1 else ""),
+                  unit="text", disable=todo == 0) as bar:
+            for i in mine:
+                chunk = texts[i * cfg.shard_size:(i + 1) * cfg.shard_size]
+                ids = np.full((len(chunk), cfg.max_len), cache.PAD_ID, dtype=np.int32)
+                for row, token_ids in enumerate(vocab.tokenize(chunk)):
+                    token_ids = token_ids[:cfg.max_len]
+                    ids[row, :len(token_ids)] = token_ids
+                if pair_vectors is not None:
+                    vectors = np.asarray(pair_vectors[i * cfg.shard_size:i * cfg.shard_size + len(chunk)])
+                else:
+                    vectors = encoder.encode(chunk, batch_size=cfg.batch_size)
+                cache.write_shard(folder, split, i, ids, vectors)
+                bar.update(len(chunk))
+
+
+def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: str | None = None,
+            encoder=None) -> Path:
+    """Write (or finish writing) a prepared dataset folder; returns it."""
+    folder = Path(out)
+    rank, world = _rank_world()
+    sources = list(sources)
+    if not sources and not pairs:
+        raise UnembedError("give at least one corpus file (or --pairs FILE)")
+    plan_file = folder / "plan.json"
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        if plan_file.exists():
+            plan = json.loads(plan_file.read_text())
+            if plan["config"] != to_dict(cfg) or plan["sources"] != sources or plan["pairs"] != pairs:
+                raise UnembedError(f"{folder} holds a preparation with other settings; "
+                                   "choose another --out or delete that folder")
+            logger.info("resuming the preparation in %s", folder)
+        else:
+            _plan(cfg, sources, pairs, folder)
+    else:
+        _wait_for(plan_file, "the plan written by rank 0")
+
+    if encoder is None and not pairs:
+        from ..encoders import load_encoder
+        encoder = load_encoder(cfg.encoder)
+    _embed_shards(cfg, folder, encoder, rank, world)
+
+    if rank != 0:
+        return folder
+    counts = {s: len((folder / f"{s}.txt").read_text(encoding="utf-8").splitlines()) for s in SPLITS}
+    n_shards = {s: (counts[s] + cfg.shard_size - 1) // cfg.shard_size for s in SPLITS}
+    for split in SPLITS:
+        for i in range(n_shards[split]):
+            _wait_for(cache.shard_paths(folder, split, i)[1], f"{split} shard {i}")
+    train_ids = np.concatenate([np.load(cache.shard_paths(folder, "train", i)[0])
+                                for i in range(n_shards["train"])])
+    vocab = Vocabulary.from_corpus_ids(load_tokenizer(str(folder / TOKENIZER_FILE)), train_ids,
+                                       pad_id=cache.PAD_ID)
+    vocab.save(folder)
+    dim = int(np.load(cache.shard_paths(folder, "train", 0)[1], mmap_mode="r").shape[1])
+    meta = {"max_len": cfg.max_len, "dim": dim, "encoder": "black-box:" + str(pairs) if pairs
+            else getattr(encoder, "name", cfg.encoder), "counts": counts, "shards": n_shards,
+            "vocab_size": len(vocab), "config": to_dict(cfg)}
+    cache.atomic_write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
+    logger.info("prepared %s: %s texts, vocabulary %d", folder, counts, len(vocab))
+    return folder

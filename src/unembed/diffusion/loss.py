@@ -1,0 +1,50 @@
+"""The MDLM training objective, with logits computed only at masked positions."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..vocabulary import MASK
+from .schedule import MaskSchedule, sample_mask, sample_times
+
+
+def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskSchedule,
+              generator: torch.Generator, weighting: str = "uniform",
+              lexical_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """codes (B, L) clean model codes (PAD after the text); vectors (B, D).
+
+    weighting "uniform": mean cross-entropy over masked positions.
+    weighting "elbo": MDLM's bound, each sample's summed CE times ratio'(t)/ratio(t) / L.
+    The lexical prior is trained as a distribution over the set of tokens in each text
+    (cross-entropy against the normalised bag, PAD included as it tells the length): unlike
+    a per-token BCE over a large vocabulary, its scale matches the main loss."""
+    B, L = codes.shape
+    t = sample_times(B, generator, device=codes.device)
+    ratio = schedule.ratio(t)
+    masked = sample_mask(ratio, L, generator)                           # (B, L)
+    noisy = codes.masked_fill(masked, MASK)
+    logits, lexical = model(noisy, vectors, ratio, select=masked)       # (n, V), (B, V)
+    targets = codes[masked]                                             # (n,)
+    ce = F.cross_entropy(logits.float(), targets, reduction="none")     # (n,)
+    if weighting == "elbo":
+        rows = masked.nonzero(as_tuple=True)[0]
+        per_sample = torch.zeros(B, device=codes.device).index_add_(0, rows, ce)
+        loss = (per_sample * schedule.elbo_weight(t)).mean() / L
+    elif weighting == "uniform":
+        loss = ce.mean()
+    else:
+        raise ValueError(f"unknown loss weighting {weighting!r}; use uniform or elbo")
+    out = {"ce": ce.mean().detach(),
+           "masked_acc": (logits.argmax(-1) == targets).float().mean().detach(),
+           "mask_ratio": ratio.mean().detach()}
+    if lexical is not None and lexical_weight > 0:
+        bag = torch.zeros_like(lexical, dtype=torch.float32).scatter_(1, codes, 1.0)  # (B, V)
+        bag = bag / bag.sum(dim=1, keepdim=True)
+        lex = -(bag * F.log_softmax(lexical.float(), dim=-1)).sum(dim=1).mean()
+        loss = loss + lexical_weight * lex
+        out["lexical"] = lex.detach()
+    out["loss"] = loss
+    return out
+
+
+__all__ = ["mdlm_loss"]

@@ -1,0 +1,117 @@
+"""ConditionalMDLM: predicts the tokens at masked positions from the partly masked sequence
+and the target embedding. The embedding conditions every block through AdaLN-Zero, and
+optionally through a few prefix tokens and a bag-of-tokens prior."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from ..config import ModelConfig, from_dict, to_dict
+from ..errors import UnembedError
+from ..vocabulary import MASK
+from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class ConditionalMDLM(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.vocab_size <= MASK:
+            raise ValueError("ModelConfig.vocab_size must be set from the vocabulary")
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.hidden)
+        self.pos_emb = nn.Parameter(torch.zeros(c.prefix_tokens + c.max_len, c.hidden))
+        self.cond = nn.Sequential(nn.Linear(c.cond_dim, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden))
+        self.time = (nn.Sequential(nn.Linear(256, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden))
+                     if c.time_conditioning else None)
+        self.prefix = nn.Linear(c.cond_dim, c.prefix_tokens * c.hidden) if c.prefix_tokens else None
+        self.lexical = nn.Linear(c.hidden, c.hidden) if c.lexical_prior else None
+        self.blocks = nn.ModuleList(AdaLNZeroBlock(c.hidden, c.heads, c.mlp_ratio, c.dropout)
+                                    for _ in range(c.layers))
+        self.final = FinalNorm(c.hidden)
+        self.out_bias = nn.Parameter(torch.zeros(c.vocab_size))
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        """Small normal weights, zero biases; then every AdaLN modulation to zero, so each
+        block starts as the identity (DiT's AdaLN-Zero)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+        nn.init.normal_(self.pos_emb, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.ada[-1].weight)
+            nn.init.zeros_(block.ada[-1].bias)
+        nn.init.zeros_(self.final.ada[-1].weight)
+        nn.init.zeros_(self.final.ada[-1].bias)
+
+    def num_parameters(self, exclude_vocab: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - (self.tok_emb.weight.numel() + self.out_bias.numel() if exclude_vocab else 0)
+
+    def condition(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Unit-normalised vectors scaled by sqrt(dim), so entries have unit variance. (B, D)"""
+        return F.normalize(vectors.float(), dim=-1) * math.sqrt(vectors.shape[-1])
+
+    def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
+                select: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """codes (B, L) with MASK where unknown; vectors (B, D); mask_ratio (B,).
+        Returns logits (B, L, V), or (n, V) for the positions where `select` (B, L) is True,
+        and the lexical prior's logits (B, V) or None."""
+        B, L = codes.shape
+        v = self.condition(vectors)
+        c_vec = self.cond(v)                                      # (B, C)
+        c = c_vec if self.time is None else c_vec + self.time(timestep_embedding(mask_ratio, 256))
+        x = self.tok_emb(codes)                                   # (B, L, C)
+        P = self.config.prefix_tokens
+        if P:
+            x = torch.cat([self.prefix(v).view(B, P, -1), x], dim=1)  # (B, P + L, C)
+        x = x + self.pos_emb[:P + L]
+        for block in self.blocks:
+            x = block(x, c)
+        h = self.final(x, c)[:, P:]                               # (B, L, C)
+        lexical = (F.linear(self.lexical(c_vec), self.tok_emb.weight)
+                   if self.lexical is not None else None)         # (B, V)
+        if select is not None:
+            rows = select.nonzero(as_tuple=True)[0]
+            h = h[select]                                         # (n, C)
+        logits = F.linear(h, self.tok_emb.weight, self.out_bias)
+        if lexical is not None:
+            logits = logits + (lexical[rows] if select is not None else lexical[:, None])
+        logits[..., MASK] = float("-inf")                         # never predict [MASK]
+        return logits, lexical
+
+    # --- folders ----------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+                 .detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE))
+        (folder / CONFIG_FILE).write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> "ConditionalMDLM":
+        folder = Path(folder)
+        if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+            raise UnembedError(f"{folder} is not a model folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+        config = from_dict(ModelConfig, json.loads((folder / CONFIG_FILE).read_text()))
+        model = cls(config)
+        state = load_file(str(folder / WEIGHTS_FILE))
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise UnembedError(f"{folder / WEIGHTS_FILE} does not match its config.json: "
+                               f"{str(exc).splitlines()[0]}") from None
+        return model.to(device).eval()

@@ -1,0 +1,52 @@
+"""The sampler interface (diffusers-style): `set_timesteps`, then one `step` per model call.
+A sampler holds no model; the pipeline runs the loop."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..vocabulary import MASK
+
+
+class Sampler:
+    name = "base"
+
+    def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine"):
+        self.repetition_penalty = repetition_penalty
+        self.schedule = schedule
+        self.masked_after: list[int] = []
+
+    def set_timesteps(self, steps: int, length: int) -> None:
+        """Plan how many positions stay masked after each of `steps` steps (1..length).
+        Every step reveals at least one position and the last reveals all the rest."""
+        if not 1 <= steps <= length:
+            raise ValueError(f"steps must be between 1 and {length}, got {steps}")
+        plan, previous = [], length
+        for i in range(1, steps + 1):
+            s = i / steps
+            frac = math.cos(math.pi / 2 * s) if self.schedule == "cosine" else 1.0 - s
+            n = min(previous - 1, round(length * frac))
+            n = max(n, steps - i)  # leave one position for each remaining step
+            plan.append(n)
+            previous = n
+        plan[-1] = 0
+        self.masked_after = plan
+
+    def mask_ratio(self, codes: torch.Tensor) -> torch.Tensor:
+        """The model's time input: the current share of masked positions. (B,)"""
+        return (codes == MASK).float().mean(dim=1)
+
+    def penalise_repeats(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Lower the logits of tokens already written in the row, once per use.
+        logits (B, L, V); codes (B, L). Special codes (< 3) are never penalised."""
+        if self.repetition_penalty <= 0:
+            return logits
+        counts = torch.zeros(logits.shape[0], logits.shape[-1], device=logits.device)
+        written = codes.clamp(min=0)
+        counts.scatter_add_(1, written, (codes >= 3).float())
+        return logits - self.repetition_penalty * counts[:, None, :]
+
+    def step(self, index: int, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Given the model's logits (B, L, V) at step `index`, return the next codes (B, L)."""
+        raise NotImplementedError(f"{type(self).__name__} must define step()")

@@ -1,0 +1,88 @@
+"""Run checkpoints, written atomically, resumed exactly. No pickles: tensors go to
+safetensors, everything else to JSON.
+
+    run/last/model/         the EMA model folder (what `unembed.load` reads)
+    run/last/train_state/   raw weights, optimizer moments, step, data cursor, RNG states
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    state = optimizer.state_dict()
+    tensors = {f"{idx}.{key}": value.detach().cpu().contiguous()
+               for idx, slots in state["state"].items() for key, value in slots.items()}
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
+    state: dict = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Swap a finished folder into place; a crash leaves either the old or the new one."""
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, state: dict,
+                    generator: torch.Generator) -> None:
+    """save_model(folder) writes the model folder; the rest is training state."""
+    tmp = run / f".tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_model(tmp / "model")
+    train_state = tmp / "train_state"
+    train_state.mkdir(parents=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(train_state / "weights.safetensors"))
+    tensors, meta = _flatten_optimizer(optimizer)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.generator"] = generator.get_state()
+    save_file(tensors, str(train_state / "optimizer.safetensors"))
+    (train_state / "state.json").write_text(json.dumps({**state, **meta}, indent=1))
+    replace_dir(tmp, run / "last")
+
+
+def find_checkpoint(run: Path) -> Path | None:
+    for name in ("last", "last.old"):  # .old survives a crash between the two renames
+        if (run / name / "train_state" / "state.json").is_file():
+            return run / name
+    return None
+
+
+def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer, generator: torch.Generator) -> dict:
+    train_state = folder / "train_state"
+    model.load_state_dict(load_file(str(train_state / "weights.safetensors")))
+    meta = json.loads((train_state / "state.json").read_text())
+    tensors = load_file(str(train_state / "optimizer.safetensors"))
+    torch.set_rng_state(tensors.pop("rng.torch"))
+    generator.set_state(tensors.pop("rng.generator"))
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta))
+    return meta
+
+
+def numpy_state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state
+
+
+def set_numpy_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = state

@@ -1,0 +1,223 @@
+"""`unembed train`: the MDLM objective on a prepared dataset, single process or torchrun."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..config import ModelConfig, TrainConfig, from_dict, to_dict
+from ..data import cache
+from ..diffusion import get_schedule, mdlm_loss
+from ..errors import UnembedError
+from ..eval.metrics import cosine_rows, token_accuracy
+from ..model import ConditionalMDLM
+from ..pipeline import Inverter, resolve_device
+from ..vocabulary import Vocabulary
+from . import distributed as dist
+from .checkpoint import find_checkpoint, load_checkpoint, replace_dir, save_checkpoint
+from .ema import EMA
+from .lr import lr_at
+
+logger = logging.getLogger(__name__)
+
+
+class Batches:
+    """Epoch-wise permutations, each rank taking every world-th index. The cursor
+    (epoch, position) fully determines what comes next, so resume is exact."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int, world: int):
+        if n < batch_size * world:
+            raise UnembedError(f"{n} training texts cannot fill a batch of {batch_size} "
+                               f"on {world} process(es); lower --batch-size")
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.epoch, self.position = 0, 0
+
+    def next(self) -> np.ndarray:
+        mine = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)[self.rank::self.world]
+        if self.position + self.batch_size > len(mine):
+            self.epoch, self.position = self.epoch + 1, 0
+            return self.next()
+        batch = mine[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+
+class Evaluator:
+    """Decode held-out vectors from all-[MASK] and score them; rank 0 only."""
+
+    def __init__(self, cfg: TrainConfig, vocab: Vocabulary, meta: dict, device):
+        ids, vectors = cache.load_split(Path(cfg.data), "heldout")
+        n = min(cfg.eval_texts, len(ids))
+        self.texts = (Path(cfg.data) / "heldout.txt").read_text(encoding="utf-8").splitlines()[:n]
+        self.references = [[int(i) for i in row if i != cache.PAD_ID] for row in ids[:n]]
+        self.codes = torch.from_numpy(vocab.ids_to_codes(ids[:n], cache.PAD_ID)).to(device)
+        self.vectors = np.asarray(vectors[:n])
+        self.cfg, self.vocab, self.meta, self.device = cfg, vocab, meta, device
+        self.encoder = None
+
+    @torch.no_grad()
+    def __call__(self, model: ConditionalMDLM, schedule) -> dict:
+        if not self.texts:
+            return {}
+        inverter = Inverter(model, self.vocab, device=self.device)
+        hyps = inverter.invert(self.vectors, steps=self.cfg.eval_steps)
+        hyp_ids = inverter.vocab.tokenize(hyps)
+        L = model.config.max_len
+        out = {"eval_token_accuracy": float(np.mean([token_accuracy(r, h[:L]) for r, h in
+                                                      zip(self.references, hyp_ids)])),
+               "eval_exact_match": float(np.mean([h.strip() == t.strip() for h, t in zip(hyps, self.texts)])),
+               "eval_example": hyps[0]}
+        g = torch.Generator().manual_seed(1234)  # the same masks at every evaluation
+        parts = mdlm_loss(model, self.codes, torch.from_numpy(self.vectors).to(self.device), schedule, g)
+        out["eval_ce"], out["eval_masked_acc"] = float(parts["ce"]), float(parts["masked_acc"])
+        if self.cfg.eval_cosine and not str(self.meta["encoder"]).startswith("black-box:"):
+            if self.encoder is None:
+                from ..encoders import load_encoder
+                self.encoder = load_encoder(self.meta["encoder"])
+            out["eval_cosine"] = float(cosine_rows(self.vectors, self.encoder.encode(hyps)).mean())
+        return out
+
+
+def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabulary) -> ModelConfig:
+    existing = find_checkpoint(Path(cfg.out)) if cfg.resume else None
+    if existing is not None:  # a resumed run keeps the architecture it started with
+        return from_dict(ModelConfig, json.loads((existing / "model" / "config.json").read_text()))
+    return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
+                                   "cond_dim": meta["dim"], "encoder": meta["encoder"]})
+
+
+def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
+    """Train (or resume) a run; returns the run folder. Its last/model is the EMA model."""
+    # 1. devices, threads, processes
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rank, world = dist.setup(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank())
+        torch.cuda.set_device(device)
+    run = Path(cfg.out)
+
+    # 2. data
+    meta = cache.read_meta(Path(cfg.data))
+    vocab = Vocabulary.load(Path(cfg.data))
+    ids, vectors = cache.load_split(Path(cfg.data), "train")
+    codes = torch.from_numpy(vocab.ids_to_codes(ids, cache.PAD_ID))       # (N, L)
+    vectors = torch.from_numpy(np.ascontiguousarray(vectors))              # (N, D)
+    batches = Batches(len(codes), cfg.batch_size, cfg.seed, rank, world)
+
+    # 3. model, optimizer, EMA
+    torch.manual_seed(cfg.seed)
+    mcfg = _model_config(cfg, model_cfg or ModelConfig(), meta, vocab)
+    model = ConditionalMDLM(mcfg).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type == "cuda")
+    generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # masks and times
+    schedule = get_schedule(cfg.schedule)
+    step, best = 0, -1.0
+    existing = find_checkpoint(run) if cfg.resume else None
+    if cfg.init_from and existing is None:
+        from ..model.pretrained_init import init_from_bert
+        init_from_bert(model, cfg.init_from, vocab)
+    if existing is not None:
+        state = load_checkpoint(existing, model, optimizer, generator)
+        step, best = state["step"], state.get("best", -1.0)
+        batches.epoch, batches.position = state["epoch"], state["position"]
+        logger.info("resumed %s at step %d", existing, step)
+    ema = EMA(model, cfg.ema_decay)
+    if existing is not None:
+        ema.shadow = {k: v.float() for k, v in
+                      ConditionalMDLM.from_pretrained(existing / "model").state_dict().items()}
+    ddp_model = (torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+                 if world > 1 else model)
+    eval_model = ConditionalMDLM(mcfg).to(device).eval()
+    evaluator = Evaluator(cfg, vocab, meta, device) if rank == 0 else None
+
+    def save_ema_model(folder: Path) -> None:
+        ema.copy_to(eval_model)
+        Inverter(eval_model, vocab).save_pretrained(folder)
+
+    def checkpoint() -> None:
+        if rank == 0:
+            save_checkpoint(run, save_ema_model, model, optimizer,
+                            {"step": step, "epoch": batches.epoch, "position": batches.position,
+                             "best": best, "world": world}, generator)
+        dist.barrier()
+
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(json.dumps(
+            {"train": to_dict(cfg), "model": to_dict(mcfg), "data": meta, "world": world,
+             "parameters": model.num_parameters(), "parameters_with_vocab": model.num_parameters(False)},
+            indent=2))
+        logger.info("model: %.2fM parameters (%.2fM without vocabulary), vocabulary %d",
+                    model.num_parameters(False) / 1e6, model.num_parameters() / 1e6, len(vocab))
+    log = open(run / "log.jsonl", "a") if rank == 0 else None
+
+    # 4. the loop
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    start, tokens, stop = time.time(), 0, False
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0)
+    while step < cfg.steps and not stop:
+        #   a. batch and learning rate
+        idx = torch.from_numpy(batches.next())
+        batch_codes, batch_vectors = codes[idx].to(device), vectors[idx].to(device)
+        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        #   b. forward, backward, clip, update
+        model.train()
+        with autocast:
+            parts = mdlm_loss(ddp_model, batch_codes, batch_vectors, schedule, generator,
+                              cfg.loss_weighting, cfg.lexical_weight)
+        optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        ema.update(model, step)
+        step += 1
+        tokens += batch_codes.numel() * world
+        #   c. log, evaluate, save
+        if rank == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['masked_acc'].item():.3f}")
+            if step % 50 == 0 or step == 1:
+                elapsed = time.time() - start
+                log.write(json.dumps({"step": step, "lr": lr, "grad_norm": float(grad_norm),
+                                      "tokens_per_s": tokens / elapsed, "elapsed": elapsed,
+                                      **{k: float(v.detach()) for k, v in parts.items()}}) + "\n")
+                log.flush()
+        stop = (cfg.time_budget > 0 and (time.time() - start) / 60 > cfg.time_budget) \
+            or step == cfg.stop_at
+        stop = dist.any_true(stop, device)
+        if step % cfg.eval_every == 0 or step == cfg.steps or stop:
+            if rank == 0:
+                ema.copy_to(eval_model)
+                result = {"step": step, "elapsed": time.time() - start, **evaluator(eval_model, schedule)}
+                logger.info("eval %s", result)
+                log.write(json.dumps(result) + "\n")
+                log.flush()
+                if result.get("eval_token_accuracy", -1) > best:
+                    best = result["eval_token_accuracy"]
+                    tmp = run / ".best-tmp"
+                    if tmp.exists():
+                        shutil.rmtree(tmp)
+                    save_ema_model(tmp)
+                    replace_dir(tmp, run / "best")
+            dist.barrier()
+        if step % cfg.save_every == 0 or step == cfg.steps or stop:
+            checkpoint()
+    bar.close()
+    if log:
+        log.close()
+    dist.cleanup()
+    return run

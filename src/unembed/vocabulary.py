@@ -1,0 +1,126 @@
+"""Decoder vocabulary: any Hugging Face tokenizer, narrowed to the tokens a corpus uses.
+
+A 150k-260k tokenizer vocabulary would dominate a small model's compute, so the output
+layer covers only the tokenizer ids seen in the training corpus plus three model-level
+specials. `ids` (tokenizer space) and `codes` (model space) are kept apart by name.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from .errors import UnembedError
+
+PAD, MASK, UNK = 0, 1, 2
+SPECIALS = ["[PAD]", "[MASK]", "[UNK]"]
+VOCAB_FILE = "vocab.json"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def train_bpe(texts: list[str], vocab_size: int) -> Tokenizer:
+    """A cased byte-level BPE: lossless on any text, so nothing is ever unknown."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def load_tokenizer(spec: str) -> Tokenizer:
+    """A tokenizer.json file, a folder holding one, or a Hugging Face model name (online)."""
+    path = Path(spec)
+    if path.is_dir():
+        path = path / TOKENIZER_FILE
+    if path.is_file():
+        return Tokenizer.from_file(str(path))
+    if path.suffix == ".json" or spec.startswith((".", "/")):
+        raise UnembedError(f"tokenizer file not found: {spec}")
+    try:
+        from transformers import AutoTokenizer
+        return AutoTokenizer.from_pretrained(spec).backend_tokenizer
+    except Exception as exc:  # hub unreachable, unknown name, ...
+        raise UnembedError(f"cannot load tokenizer {spec!r}: give a tokenizer.json path "
+                           f"or a model name reachable on the hub ({type(exc).__name__})") from exc
+
+
+class Vocabulary:
+    """Tokenizer + map between tokenizer ids and compact model codes."""
+
+    def __init__(self, tokenizer: Tokenizer, kept_ids: list[int]):
+        self.tokenizer = tokenizer
+        self.kept_ids = np.asarray(sorted(set(int(i) for i in kept_ids)), dtype=np.int64)
+        size = max(int(self.kept_ids.max()) + 1 if len(self.kept_ids) else 0,
+                   tokenizer.get_vocab_size(with_added_tokens=True))
+        self._code_of_id = np.full(size, UNK, dtype=np.int64)
+        self._code_of_id[self.kept_ids] = np.arange(len(self.kept_ids)) + len(SPECIALS)
+
+    @classmethod
+    def from_corpus_ids(cls, tokenizer: Tokenizer, id_rows: np.ndarray, pad_id: int = -1):
+        kept = np.unique(id_rows)
+        return cls(tokenizer, [int(i) for i in kept if i != pad_id])
+
+    def __len__(self) -> int:
+        return len(self.kept_ids) + len(SPECIALS)
+
+    # --- text <-> tokenizer ids ---------------------------------------------------------
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def truncate(self, text: str, max_len: int) -> tuple[str, list[int]]:
+        """Cut a text to max_len tokens and re-decode it, so text and ids agree exactly."""
+        ids = self.tokenize([text])[0]
+        for _ in range(3):  # re-encoding a cut text can segment differently; settle it
+            if len(ids) <= max_len:
+                break
+            text = self.tokenizer.decode(ids[:max_len], skip_special_tokens=False)
+            ids = self.tokenize([text])[0]
+        return text, ids[:max_len]
+
+    # --- tokenizer ids <-> model codes ------------------------------------------------
+    def encode(self, texts: list[str], max_len: int) -> np.ndarray:
+        """(N, max_len) model codes, PAD after the text, UNK for ids outside the vocabulary."""
+        out = np.full((len(texts), max_len), PAD, dtype=np.int64)
+        for row, ids in enumerate(self.tokenize(texts)):
+            ids = np.asarray(ids[:max_len], dtype=np.int64)
+            known = ids < len(self._code_of_id)
+            codes = np.full(len(ids), UNK, dtype=np.int64)
+            codes[known] = self._code_of_id[ids[known]]
+            out[row, :len(ids)] = codes
+        return out
+
+    def ids_to_codes(self, ids: np.ndarray, pad_id: int = -1) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        codes = np.full(ids.shape, UNK, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self._code_of_id))
+        codes[inside] = self._code_of_id[ids[inside]]
+        codes[ids == pad_id] = PAD
+        return codes
+
+    def decode(self, codes) -> str:
+        """Model codes -> text; PAD and MASK are dropped, UNK is dropped too (it has no text)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        codes = codes[codes >= len(SPECIALS)]
+        return self.tokenizer.decode(self.kept_ids[codes - len(SPECIALS)].tolist())
+
+    def token_strings(self) -> list[str]:
+        return SPECIALS + [self.tokenizer.id_to_token(int(i)) or "" for i in self.kept_ids]
+
+    # --- folder -------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        self.tokenizer.save(str(folder / TOKENIZER_FILE))
+        (folder / VOCAB_FILE).write_text(json.dumps(
+            {"specials": SPECIALS, "kept_tokenizer_ids": self.kept_ids.tolist()}))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Vocabulary":
+        folder = Path(folder)
+        meta = json.loads((folder / VOCAB_FILE).read_text())
+        if meta.get("specials") != SPECIALS:
+            raise UnembedError(f"{folder / VOCAB_FILE}: unknown special tokens {meta.get('specials')}")
+        return cls(Tokenizer.from_file(str(folder / TOKENIZER_FILE)), meta["kept_tokenizer_ids"])

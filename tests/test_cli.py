@@ -1,0 +1,78 @@
+"""The `unembed` command as users and external checks call it: real processes, real files."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+def one_readable_line(done):
+    lines = done.stderr.strip().splitlines()
+    return done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr \
+        and lines[0].startswith("unembed: error:")
+
+
+@pytest.fixture(scope="module")
+def model(tiny_run):
+    return tiny_run / "last" / "model"
+
+
+def test_invert_round_trip_json(model, tiny_data):
+    text = (tiny_data / "train.txt").read_text().splitlines()[0]
+    done = run_cli("invert", text, "Another sentence here.", "--json", "--model", model, "--steps", 8)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert [r["text"] for r in results] == [text, "Another sentence here."]
+    assert set(results[0]) == {"text", "reconstruction", "cosine", "token_accuracy"}
+    assert results[0]["reconstruction"] == text and results[0]["token_accuracy"] == 1.0
+    assert results[0]["cosine"] > 0.99
+
+
+def test_invert_vectors_prints_one_line_per_vector(model, tiny_data, tmp_path, encoder):
+    texts = (tiny_data / "train.txt").read_text().splitlines()[:3]
+    np.save(tmp_path / "v.npy", encoder.encode(texts))
+    done = run_cli("invert", "--vectors", tmp_path / "v.npy", "--model", model)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == texts
+    with open(tmp_path / "v.jsonl", "w") as f:
+        for v in encoder.encode(texts[:2]):
+            f.write(json.dumps({"vector": v.tolist()}) + "\n")
+    done = run_cli("invert", "--vectors", tmp_path / "v.jsonl", "--model", model)
+    assert done.stdout.splitlines() == texts[:2]
+
+
+def test_eval_prints_the_metrics(model, tiny_data, tmp_path):
+    done = run_cli("eval", tiny_data / "train.txt", "--model", model, "--limit", 10, "-q",
+                   "--out", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    for key in ("n", "token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "seconds"):
+        assert key in result
+    assert result["n"] == 10 and result["token_accuracy"] > 0.5 and result["bleu"] > 30
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 10
+
+
+def test_bad_inputs_exit_2_with_one_line_and_write_nothing(model, tmp_path):
+    np.save(tmp_path / "wrong_dim.npy", np.ones((2, 100), np.float32))
+    nan = np.ones((2, 384), np.float32)
+    nan[1, 5] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    (tmp_path / "garbage.npy").write_bytes(b"\x00\x01 not an array")
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\x80\x81")
+    cases = {
+        "dimension 100": ["invert", "--vectors", tmp_path / "wrong_dim.npy", "--model", model],
+        "NaN": ["invert", "--vectors", tmp_path / "nan.npy", "--model", model],
+        "empty": ["invert", "", "--model", model],
+        "model not found": ["invert", "hello there", "--model", tmp_path / "no_such_model"],
+        "cannot read": ["invert", "--vectors", tmp_path / "garbage.npy", "--model", model],
+        "not found": ["eval", tmp_path / "missing.txt", "--model", model, "--out", tmp_path / "out.json"],
+        "UTF-8": ["eval", tmp_path / "binary.txt", "--model", model, "--out", tmp_path / "out.json"],
+        "steps must be": ["invert", "hello there", "--model", model, "--steps", 99],
+    }
+    for expected, args in cases.items():
+        done = run_cli(*args)
+        assert one_readable_line(done), (expected, done.returncode, done.stderr)
+        assert expected in done.stderr, (expected, done.stderr)
+    assert not (tmp_path / "out.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.txt", "garbage.npy", "nan.npy", "wrong_dim.npy"]

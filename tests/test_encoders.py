@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import pytest
+
+from unembed.encoders import check_vectors, read_pairs, read_vectors
+from unembed.errors import UnembedError
+
+
+def test_minilm_from_pypi_gives_normalised_384d_vectors_that_rank_meaning(encoder):
+    assert encoder.dim == 384 and encoder.name == "sentence-transformers/all-MiniLM-L6-v2"
+    v = encoder.encode(["A cat sleeps on the sofa.", "A kitten naps on the couch.",
+                        "Interest rates rose sharply in March."])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3
+
+
+def test_black_box_pairs_in_every_format(tmp_path):
+    texts = ["first text", "second text"]
+    vectors = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
+    np.save(tmp_path / "api.npy", vectors)
+    (tmp_path / "api.txt").write_text("\n".join(texts))
+    with open(tmp_path / "api.jsonl", "w") as f:
+        for t, v in zip(texts, vectors):
+            f.write(json.dumps({"text": t, "vector": v.tolist()}) + "\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"text": texts, "vector": vectors.tolist()}), tmp_path / "api.parquet")
+    for name in ("api.npy", "api.jsonl", "api.parquet"):
+        got_texts, got = read_pairs(tmp_path / name)
+        assert got_texts == texts and np.allclose(got, vectors), name
+    assert np.allclose(read_vectors(tmp_path / "api.jsonl"), vectors)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((2, 8), np.nan), "NaN"),
+    (np.zeros((1, 8)), "all zeros"),
+    (np.ones((1, 7)), "dimension 7"),
+    (np.ones((0, 8)), "non-empty"),
+])
+def test_check_vectors_says_what_is_wrong(bad, message):
+    with pytest.raises(UnembedError, match=message):
+        check_vectors(bad, dim=8)

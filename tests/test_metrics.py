@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from unembed.eval import bleu, cosine_rows, exact_match, token_accuracy, token_f1
+
+
+def test_token_accuracy_is_positional_over_the_reference():
+    assert token_accuracy([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0
+    assert token_accuracy([1, 2, 3, 4], [2, 3, 4, 1]) == 0.0        # same bag, shifted
+    assert token_accuracy([1, 2, 3, 4], [1, 2]) == 0.5              # too short
+    assert token_accuracy([1, 2], [1, 2, 9, 9]) == 1.0              # extra tokens not counted
+
+
+def test_token_f1_ignores_order_and_counts_repeats():
+    assert token_f1([1, 2, 3, 4], [4, 3, 2, 1]) == 1.0
+    assert token_f1([1, 2], [1, 1, 1, 1]) == pytest.approx(2 * 0.25 * 0.5 / 0.75)
+    assert token_f1([1, 2], [3]) == 0.0
+
+
+def test_exact_match_bleu_cosine():
+    assert exact_match("A cat.", " A cat. ") == 1.0 and exact_match("A cat.", "a cat.") == 0.0
+    refs = ["the cat sat on the mat today", "a dog ran in the park at noon"]
+    assert bleu(refs, refs) == pytest.approx(100.0)
+    assert bleu(refs, ["completely different words here", "nothing alike at all"]) < 5
+    a = np.array([[1.0, 0.0], [0.0, 2.0]])
+    assert np.allclose(cosine_rows(a, np.array([[2.0, 0.0], [1.0, 0.0]])), [1.0, 0.0])

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from unembed.config import ModelConfig
+from unembed.errors import UnembedError
+from unembed.model import ConditionalMDLM
+from unembed.vocabulary import MASK
+
+
+def small(**kw):
+    cfg = dict(vocab_size=50, max_len=10, cond_dim=16, hidden=32, layers=2, heads=2, prefix_tokens=0,
+               lexical_prior=False, time_conditioning=False)
+    cfg.update(kw)
+    return ConditionalMDLM(ModelConfig(**cfg))
+
+
+def test_adaln_zero_blocks_start_as_identity_then_learn_to_use_the_condition():
+    torch.manual_seed(0)
+    model = small()
+    codes = torch.randint(3, 50, (2, 10))
+    a, b = torch.randn(1, 16), torch.randn(1, 16)
+    logits_a, _ = model(codes[:1], a, torch.ones(1))
+    logits_b, _ = model(codes[:1], b, torch.ones(1))
+    assert torch.allclose(logits_a, logits_b), "at init the condition must not reach the output"
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = torch.nn.functional.cross_entropy(model(codes, torch.cat([a, b]), torch.ones(2))[0].reshape(-1, 50),
+                                             codes.reshape(-1))
+    loss.backward()
+    opt.step()
+    logits_a, _ = model(codes[:1], a, torch.ones(1))
+    logits_b, _ = model(codes[:1], b, torch.ones(1))
+    assert not torch.allclose(logits_a, logits_b)
+
+
+def test_selected_logits_match_full_logits_and_mask_is_never_predicted():
+    torch.manual_seed(0)
+    model = small(prefix_tokens=3, lexical_prior=True, time_conditioning=True)
+    for p in model.parameters():  # leave the zero init so every path is exercised
+        torch.nn.init.normal_(p, std=0.1)
+    codes = torch.randint(3, 50, (3, 10))
+    select = torch.rand(3, 10) < 0.5
+    vec, t = torch.randn(3, 16), torch.rand(3)
+    full, lex = model(codes, vec, t)
+    part, _ = model(codes, vec, t, select=select)
+    assert full.shape == (3, 10, 50) and lex.shape == (3, 50)
+    assert torch.allclose(full[select], part, atol=1e-5)
+    assert torch.isinf(full[..., MASK]).all()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = small(prefix_tokens=2, lexical_prior=True)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    model.save_pretrained(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = ConditionalMDLM.from_pretrained(tmp_path / "m")
+    codes, vec, t = torch.randint(3, 50, (2, 10)), torch.randn(2, 16), torch.rand(2)
+    assert torch.allclose(model.eval()(codes, vec, t)[0], loaded(codes, vec, t)[0])
+    model.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < \
+        0.6 * (tmp_path / "m" / "model.safetensors").stat().st_size
+    half = ConditionalMDLM.from_pretrained(tmp_path / "half")
+    assert torch.allclose(loaded(codes, vec, t)[0], half(codes, vec, t)[0], atol=0.05, rtol=0.05)
+
+
+def test_missing_or_broken_folder_is_a_readable_error(tmp_path):
+    with pytest.raises(UnembedError, match="not a model folder"):
+        ConditionalMDLM.from_pretrained(tmp_path / "nowhere")
+    small().save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text('{"vocab_size": 60, "max_len": 10, "cond_dim": 16, '
+                                                 '"hidden": 32, "layers": 2, "heads": 2}')
+    with pytest.raises(UnembedError, match="does not match"):
+        ConditionalMDLM.from_pretrained(tmp_path / "m")

@@ -1,0 +1,72 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from unembed.config import DataConfig
+from unembed.data import load_split, prepare, read_meta
+from unembed.data.cache import PAD_ID, shard_paths
+from unembed.errors import UnembedError
+from unembed.vocabulary import Vocabulary
+from conftest import SENTENCES
+
+
+def test_vectors_are_of_exactly_the_truncated_texts(tiny_data, encoder):
+    meta = read_meta(tiny_data)
+    assert meta["counts"] == {"train": 52, "heldout": 8} and meta["dim"] == 384
+    texts = (tiny_data / "train.txt").read_text().splitlines()
+    ids, vectors = load_split(tiny_data, "train")
+    assert ids.shape == (52, 16) and vectors.shape == (52, 384)
+    assert np.allclose(vectors, encoder.encode(texts), atol=1e-5)
+    vocab = Vocabulary.load(tiny_data)
+    for text, row in zip(texts, ids):
+        assert vocab.tokenize([text])[0] == [int(i) for i in row if i != PAD_ID]
+    originals = SENTENCES.read_text().splitlines()
+    assert any(t not in originals for t in texts), "nothing was long enough to be truncated"
+    heldout = set((tiny_data / "heldout.txt").read_text().splitlines())
+    assert len(heldout) == 8 and not heldout & set(texts)
+
+
+def test_interrupted_preparation_resumes_without_redoing_whole_shards(tmp_path, encoder):
+    cfg = DataConfig(tokenizer="bpe:600", heldout=8, shard_size=16, max_len=16)
+    out = tmp_path / "p"
+    prepare(cfg, out, [str(SENTENCES)], encoder=encoder)
+    ids_before, vec_before = load_split(out, "train")
+    # Simulate a crash: the last shard and the completion marker are gone, a temp file lingers.
+    os.remove(out / "meta.json")
+    os.remove(shard_paths(out, "train", 3)[1])
+    (out / "train" / ".00003.vectors.npy.123.tmp.npy").write_bytes(b"partial")
+    first = shard_paths(out, "train", 0)[1].stat().st_mtime_ns
+    calls = []
+
+    class Counting:
+        name, dim = encoder.name, encoder.dim
+
+        def encode(self, texts, **kw):
+            calls.append(len(texts))
+            return encoder.encode(texts)
+
+    prepare(cfg, out, [str(SENTENCES)], encoder=Counting())
+    assert calls == [52 - 48]                 # only the missing shard was embedded again
+    assert shard_paths(out, "train", 0)[1].stat().st_mtime_ns == first
+    ids_after, vec_after = load_split(out, "train")
+    assert np.array_equal(ids_before, ids_after) and np.allclose(vec_before, vec_after)
+    with pytest.raises(UnembedError, match="other settings"):
+        prepare(DataConfig(tokenizer="bpe:500", heldout=8, shard_size=16, max_len=16), out, [str(SENTENCES)])
+
+
+def test_black_box_pairs_train_without_an_encoder(tmp_path):
+    texts = SENTENCES.read_text().splitlines()[:20]
+    vectors = np.random.default_rng(0).normal(size=(20, 24)).astype(np.float32)
+    with open(tmp_path / "pairs.jsonl", "w") as f:
+        for t, v in zip(texts, vectors):
+            f.write(json.dumps({"text": t, "vector": v.tolist()}) + "\n")
+    out = prepare(DataConfig(tokenizer="bpe:400", heldout=4, shard_size=8), tmp_path / "p",
+                  pairs=str(tmp_path / "pairs.jsonl"))
+    meta = read_meta(out)
+    assert meta["dim"] == 24 and meta["encoder"].startswith("black-box:")
+    train_texts = (out / "train.txt").read_text().splitlines()
+    _, got = load_split(out, "train")
+    for text, vector in zip(train_texts, got):
+        assert np.allclose(vector, vectors[texts.index(text)])

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from unembed.config import ModelConfig, SampleConfig
+from unembed.model import ConditionalMDLM
+from unembed.pipeline import Inverter
+from unembed.sampling import ConfidenceSampler
+from unembed.vocabulary import MASK
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+@pytest.mark.parametrize("steps", [1, 2, 3, 5, 7, 8, 13, 31, 32])
+def test_plan_reveals_every_position_by_the_last_step(steps, schedule):
+    s = ConfidenceSampler(schedule=schedule)
+    s.set_timesteps(steps, 32)
+    plan = [32] + s.masked_after
+    assert len(s.masked_after) == steps and plan[-1] == 0
+    assert all(a > b for a, b in zip(plan, plan[1:])), plan  # at least one reveal per step
+
+
+@pytest.mark.parametrize("steps", [0, 33])
+def test_steps_outside_1_to_length_are_refused(steps):
+    with pytest.raises(ValueError):
+        ConfidenceSampler().set_timesteps(steps, 32)
+
+
+class FakeVocab:
+    def decode(self, codes):
+        return " ".join(map(str, codes))
+
+
+@pytest.mark.parametrize("steps", [1, 3, 7, 32])
+def test_decoding_leaves_no_position_masked(steps):
+    torch.manual_seed(0)
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=32, cond_dim=8, hidden=32, layers=1, heads=2))
+    seen = []
+    codes = Inverter(model, FakeVocab()).generate(torch.randn(5, 8), SampleConfig(steps=steps),
+                                                  callback=lambda i, c, _: seen.append((c == MASK).sum().item()))
+    assert (codes != MASK).all()
+    assert len(seen) == steps and seen[-1] == 0 and all(a > b for a, b in zip(seen, seen[1:]))
+
+
+def test_repetition_penalty_lowers_only_tokens_already_written():
+    s = ConfidenceSampler(repetition_penalty=2.0)
+    logits = torch.zeros(1, 4, 10)
+    codes = torch.tensor([[5, 5, MASK, 0]])
+    out = s.penalise_repeats(logits, codes)
+    assert out[0, 0, 5] == -4.0 and out[0, 0, 0] == 0.0 and out[0, 0, 6] == 0.0

@@ -1,0 +1,43 @@
+import numpy as np
+
+from unembed.vocabulary import MASK, PAD, SPECIALS, UNK, Vocabulary, train_bpe
+from conftest import SENTENCES
+
+
+def make_vocab():
+    texts = SENTENCES.read_text().splitlines()
+    tokenizer = train_bpe(texts, 400)
+    ids = [e.ids for e in tokenizer.encode_batch(texts[:30])]
+    flat = np.array([i for row in ids for i in row])
+    return Vocabulary.from_corpus_ids(tokenizer, flat), texts
+
+
+def test_compact_vocabulary_covers_only_seen_tokens_and_round_trips():
+    vocab, texts = make_vocab()
+    assert len(vocab) < vocab.tokenizer.get_vocab_size() + len(SPECIALS)
+    codes = vocab.encode(texts[:5], max_len=32)
+    assert codes.shape == (5, 32) and (codes[:, -1] == PAD).all()
+    assert not (codes == UNK).any()
+    assert [vocab.decode(row) for row in codes] == texts[:5]  # cased, lossless
+
+
+def test_unseen_tokens_become_unk_and_specials_decode_to_nothing():
+    vocab, _ = make_vocab()
+    codes = vocab.encode(["Zebras quizzically juxtapose xylophones"], max_len=16)[0]
+    assert (codes == UNK).any()
+    assert vocab.decode(np.array([PAD, MASK, UNK])) == ""
+
+
+def test_truncation_re_decodes_to_a_text_with_exactly_those_tokens():
+    vocab, texts = make_vocab()
+    long_text = " ".join(texts[:4])
+    text, ids = vocab.truncate(long_text, 12)
+    assert len(ids) == 12 and vocab.tokenize([text])[0] == ids
+    assert long_text.startswith(text)
+
+
+def test_save_and_load(tmp_path):
+    vocab, texts = make_vocab()
+    vocab.save(tmp_path)
+    again = Vocabulary.load(tmp_path)
+    assert np.array_equal(again.encode(texts, 32), vocab.encode(texts, 32))
