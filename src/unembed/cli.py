@@ -40,6 +40,8 @@ def _sampling_overrides(args) -> dict:
 
 
 def cmd_invert(args) -> None:
+    if args.vectors and args.texts:
+        raise UnembedError("give texts or --vectors FILE, not both")
     inverter = _load(args)
     if args.vectors:
         from .encoders import read_vectors
@@ -107,9 +109,6 @@ def cmd_export(args) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     inverter.save_pretrained(tmp, dtype=getattr(torch, args.dtype) if args.dtype else None)
-    for extra in ("results.json",):
-        if (Path(args.source) / extra).is_file():
-            shutil.copy(Path(args.source) / extra, tmp / extra)
     replace_dir(tmp, out)
     print(out)
 

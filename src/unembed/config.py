@@ -33,6 +33,7 @@ class DataConfig:
     heldout: int = 2000          # texts written apart as the held-out split
     shard_size: int = 4096       # texts per cached shard (the unit of resume)
     batch_size: int = 128        # encoder batch size
+    device: str = "auto"         # where the encoder runs: auto | cpu | cuda (one GPU per torchrun rank)
     min_words: int = 1           # drop texts with fewer words
     limit: int = 0               # keep at most this many texts (0 = all)
     seed: int = 0
@@ -55,6 +56,7 @@ class TrainConfig:
     loss_weighting: str = "uniform"  # uniform: mean CE over masked; elbo: MDLM 1/t weighting
     lexical_weight: float = 1.0      # weight of the bag-of-tokens loss
     init_from: str = ""              # BERT-style encoder whose weights start the model ('' = random)
+    lexical_init: bool = True        # start the bag-of-tokens prior from a ridge fit on the data
     eval_every: int = 1000           # steps between evaluations (decoding from all-mask)
     eval_texts: int = 256            # held-out texts per evaluation
     eval_steps: int = 8              # denoising steps in evaluation

@@ -19,6 +19,11 @@ from .corpus import clean, read_texts, split_heldout
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "heldout")
+RUNTIME_ONLY = ("device", "batch_size")  # change how, not what, is prepared
+
+
+def _settings(cfg: DataConfig) -> dict:
+    return {k: v for k, v in to_dict(cfg).items() if k not in RUNTIME_ONLY}
 
 
 def _rank_world() -> tuple[int, int]:
@@ -73,7 +78,7 @@ def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) 
             cache.atomic_save_npy(folder / f"{split}.pairs.npy", raw_vectors[rows])
         cache.atomic_write_bytes(folder / f"{split}.txt", ("\n".join(truncated) + "\n").encode())
     cache.atomic_write_bytes(folder / "plan.json", json.dumps(
-        {"config": to_dict(cfg), "sources": sources, "pairs": pairs}, indent=2).encode())
+        {"config": _settings(cfg), "sources": sources, "pairs": pairs}, indent=2).encode())
 
 
 def _embed_shards(cfg: DataConfig, folder: Path, encoder, rank: int, world: int) -> None:
@@ -114,7 +119,7 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
         folder.mkdir(parents=True, exist_ok=True)
         if plan_file.exists():
             plan = json.loads(plan_file.read_text())
-            if plan["config"] != to_dict(cfg) or plan["sources"] != sources or plan["pairs"] != pairs:
+            if plan["config"] != _settings(cfg) or plan["sources"] != sources or plan["pairs"] != pairs:
                 raise UnembedError(f"{folder} holds a preparation with other settings; "
                                    "choose another --out or delete that folder")
             logger.info("resuming the preparation in %s", folder)
@@ -125,7 +130,11 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
 
     if encoder is None and not pairs:
         from ..encoders import load_encoder
-        encoder = load_encoder(cfg.encoder)
+        device = cfg.device
+        if device == "auto":
+            import torch
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+        encoder = load_encoder(cfg.encoder, device=device)
     _embed_shards(cfg, folder, encoder, rank, world)
 
     if rank != 0:

@@ -33,7 +33,7 @@ class ConditionalMDLM(nn.Module):
         self.time = (nn.Sequential(nn.Linear(256, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden))
                      if c.time_conditioning else None)
         self.prefix = nn.Linear(c.cond_dim, c.prefix_tokens * c.hidden) if c.prefix_tokens else None
-        self.lexical = nn.Linear(c.hidden, c.hidden) if c.lexical_prior else None
+        self.lexical = nn.Linear(c.cond_dim, c.hidden) if c.lexical_prior else None
         self.blocks = nn.ModuleList(AdaLNZeroBlock(c.hidden, c.heads, c.mlp_ratio, c.dropout)
                                     for _ in range(c.layers))
         self.final = FinalNorm(c.hidden)
@@ -81,7 +81,7 @@ class ConditionalMDLM(nn.Module):
         for block in self.blocks:
             x = block(x, c)
         h = self.final(x, c)[:, P:]                               # (B, L, C)
-        lexical = (F.linear(self.lexical(c_vec), self.tok_emb.weight)
+        lexical = (F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight)
                    if self.lexical is not None else None)         # (B, V)
         if select is not None:
             rows = select.nonzero(as_tuple=True)[0]

@@ -37,9 +37,16 @@ class Batches:
                                f"on {world} process(es); lower --batch-size")
         self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
         self.epoch, self.position = 0, 0
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def _mine(self) -> np.ndarray:
+        if self._order is None or self._order[0] != self.epoch:
+            perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+            self._order = (self.epoch, perm[self.rank::self.world])
+        return self._order[1]
 
     def next(self) -> np.ndarray:
-        mine = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)[self.rank::self.world]
+        mine = self._mine()
         if self.position + self.batch_size > len(mine):
             self.epoch, self.position = self.epoch + 1, 0
             return self.next()
@@ -128,6 +135,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     if cfg.init_from and existing is None:
         from ..model.pretrained_init import init_from_bert
         init_from_bert(model, cfg.init_from, vocab)
+    if cfg.lexical_init and existing is None and rank == 0:  # DDP copies rank 0's weights to all
+        from ..model.lexical_init import init_lexical_prior
+        init_lexical_prior(model, codes.numpy(), vectors.numpy())
     if existing is not None:
         state = load_checkpoint(existing, model, optimizer, generator)
         step, best = state["step"], state.get("best", -1.0)

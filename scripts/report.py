@@ -1,0 +1,75 @@
+"""Measure a model on the in-domain held-out split and an out-of-domain file, at several
+step counts, and write docs/results-<name>.{json,md}. The README's figures come from here.
+
+    python scripts/report.py --model en --heldout data/prepared/en/heldout.txt \
+        --ood data/corpus/manpages.txt --n 1000 --steps 8 16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+import torch
+
+import unembed
+from unembed.eval import evaluate
+
+KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine")
+
+
+def sample(path: str, n: int, seed: int = 0) -> list[str]:
+    texts = [t for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()]
+    random.Random(seed).shuffle(texts)
+    return texts[:n]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="en")
+    p.add_argument("--name", default=None, help="name in the output files (default: the model's)")
+    p.add_argument("--heldout", required=True, help="in-domain held-out texts")
+    p.add_argument("--ood", required=True, help="out-of-domain texts (a source never trained on)")
+    p.add_argument("--n", type=int, default=1000, help="texts per set")
+    p.add_argument("--steps", type=int, nargs="+", default=[8, 16])
+    p.add_argument("--out", default="docs")
+    args = p.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    inverter = unembed.load(args.model, device="cpu")
+    sets = {"in-domain": sample(args.heldout, args.n), "out-of-domain": sample(args.ood, args.n)}
+    rows = []
+    for set_name, texts in sets.items():
+        for steps in args.steps:
+            result = evaluate(inverter, texts, steps=steps, examples=6)
+            rows.append({"set": set_name, **result})
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}))
+    name = args.name or Path(args.model).name
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"model": args.model, "n_per_set": args.n, "machine": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+            "command": "python scripts/report.py " + " ".join(
+                f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in vars(args).items() if v is not None)}
+    (out / f"results-{name}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
+             f"({meta['threads']} CPU threads), {args.n} texts per set.", "",
+             "| set | steps | token accuracy | token F1 | BLEU | exact match | cosine | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['steps']} | {r['token_accuracy']:.1%} | {r['token_f1']:.1%} | "
+                     f"{r['bleu']:.1f} | {r['exact_match']:.1%} | {r['cosine']:.3f} | {r['seconds']:.0f} |")
+    lines += ["", "## Examples (8 steps)", ""]
+    for r in rows:
+        if r["steps"] == args.steps[0]:
+            lines += [f"**{r['set']}**", "", "| reference | reconstruction |", "|---|---|"]
+            lines += [f"| {e['reference']} | {e['reconstruction']} |".replace("\n", " ") for e in r["examples"]]
+            lines.append("")
+    (out / f"results-{name}.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+import numpy as np
+import torch
+
+from unembed.config import ModelConfig
+from unembed.model import ConditionalMDLM
+from unembed.model.lexical_init import init_lexical_prior, ridge_bag_of_tokens
+
+
+def synthetic(n, d=16, vocab=40, length=6, seed=0):
+    """Texts whose tokens are decided by their vector: token j appears where v . u_j is large."""
+    directions = np.random.default_rng(1234).normal(size=(vocab, d))  # the same "language" always
+    vectors = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    scores = vectors @ directions.T
+    scores[:, :3] = -np.inf                              # special codes never appear
+    codes = np.argsort(-scores, axis=1)[:, :length]
+    return codes, vectors
+
+
+def test_ridge_prior_ranks_the_tokens_of_unseen_vectors():
+    codes, vectors = synthetic(3000)
+    W = ridge_bag_of_tokens(codes, vectors, 40)
+    test_codes, test_vectors = synthetic(200, seed=1)
+    top = np.argsort(-(test_vectors @ W), axis=1)[:, :6]
+    recall = np.mean([len(set(a) & set(b)) / 6 for a, b in zip(test_codes, top)])
+    assert recall > 0.6                                  # chance is 6 / 37
+
+
+def test_model_prior_equals_scaled_ridge_prediction():
+    codes, vectors = synthetic(500)
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=6, cond_dim=16, hidden=16, layers=1, heads=2))
+    init_lexical_prior(model, codes, vectors, logit_scale=10.0)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = 10.0 * unit[:8] @ ridge_bag_of_tokens(codes, unit, 40)
+    with torch.no_grad():
+        _, lexical = model(torch.from_numpy(codes[:8]), torch.from_numpy(vectors[:8]), torch.ones(8))
+    assert np.allclose(lexical.numpy(), expected, atol=1e-3)
