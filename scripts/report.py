@@ -21,8 +21,9 @@ from unembed.eval import evaluate
 KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine")
 
 
-def sample(path: str, n: int, seed: int = 0) -> list[str]:
-    texts = [t for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()]
+def sample(path: str, n: int, seed: int = 0, lines: str = ":") -> list[str]:
+    start, end = (int(x) if x else None for x in lines.split(":"))
+    texts = [t for t in Path(path).read_text(encoding="utf-8").splitlines()[start:end] if t.strip()]
     random.Random(seed).shuffle(texts)
     return texts[:n]
 
@@ -32,6 +33,8 @@ def main():
     p.add_argument("--model", default="en")
     p.add_argument("--name", default=None, help="name in the output files (default: the model's)")
     p.add_argument("--heldout", required=True, help="in-domain held-out texts")
+    p.add_argument("--heldout-lines", default="0:1744",
+                   help="start:end lines of --heldout to sample from (the rest tunes decoding)")
     p.add_argument("--ood", required=True, help="out-of-domain texts (a source never trained on)")
     p.add_argument("--n", type=int, default=1000, help="texts per set")
     p.add_argument("--steps", type=int, nargs="+", default=[8, 16])
@@ -39,7 +42,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu")
-    sets = {"in-domain": sample(args.heldout, args.n), "out-of-domain": sample(args.ood, args.n)}
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
+            "out-of-domain": sample(args.ood, args.n)}
     rows = []
     for set_name, texts in sets.items():
         for steps in args.steps:

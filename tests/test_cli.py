@@ -76,3 +76,18 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(model, tmp_path):
         assert expected in done.stderr, (expected, done.stderr)
     assert not (tmp_path / "out.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.txt", "garbage.npy", "nan.npy", "wrong_dim.npy"]
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "bad config", "bad tokenizer"])
+def test_a_damaged_model_folder_is_one_readable_line(model, tmp_path, damage):
+    import shutil
+    broken = shutil.copytree(model, tmp_path / "broken")
+    if damage == "truncated weights":
+        data = (broken / "model.safetensors").read_bytes()
+        (broken / "model.safetensors").write_bytes(data[:len(data) // 2])
+    elif damage == "bad config":
+        (broken / "config.json").write_text("{not json")
+    else:
+        (broken / "tokenizer.json").write_text('{"model": 42}')
+    done = run_cli("invert", "hello there", "--model", broken)
+    assert one_readable_line(done), done.stderr

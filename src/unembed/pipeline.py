@@ -63,13 +63,13 @@ class Inverter:
         folder = resolve_checkpoint(name_or_path)
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
-        try:
-            vocab = Vocabulary.load(folder)
-        except FileNotFoundError as exc:
-            raise UnembedError(f"{folder} has no vocabulary ({Path(exc.filename).name} missing)") from None
+        vocab = Vocabulary.load(folder)
         sampling = SampleConfig()
         if (folder / SAMPLING_FILE).is_file():
-            sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
+            try:
+                sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
+            except (ValueError, TypeError) as exc:
+                raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
         return cls(model, vocab, sampling, encoder, device)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:

@@ -120,7 +120,14 @@ class Vocabulary:
     @classmethod
     def load(cls, folder: Path) -> "Vocabulary":
         folder = Path(folder)
-        meta = json.loads((folder / VOCAB_FILE).read_text())
+        try:
+            meta = json.loads((folder / VOCAB_FILE).read_text())
+            tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            kept = [int(i) for i in meta["kept_tokenizer_ids"]]
+        except FileNotFoundError as exc:
+            raise UnembedError(f"{folder} has no vocabulary ({Path(exc.filename).name} missing)") from None
+        except Exception as exc:  # malformed JSON or tokenizer file
+            raise UnembedError(f"{folder}: unreadable vocabulary or tokenizer ({type(exc).__name__})") from None
         if meta.get("specials") != SPECIALS:
             raise UnembedError(f"{folder / VOCAB_FILE}: unknown special tokens {meta.get('specials')}")
-        return cls(Tokenizer.from_file(str(folder / TOKENIZER_FILE)), meta["kept_tokenizer_ids"])
+        return cls(tokenizer, kept)

@@ -106,9 +106,16 @@ class ConditionalMDLM(nn.Module):
         folder = Path(folder)
         if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
             raise UnembedError(f"{folder} is not a model folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-        config = from_dict(ModelConfig, json.loads((folder / CONFIG_FILE).read_text()))
-        model = cls(config)
-        state = load_file(str(folder / WEIGHTS_FILE))
+        try:
+            config = from_dict(ModelConfig, json.loads((folder / CONFIG_FILE).read_text()))
+            model = cls(config)
+        except (ValueError, TypeError) as exc:  # bad JSON, or values no model can have
+            raise UnembedError(f"{folder / CONFIG_FILE} is not a valid model config: {exc}") from None
+        try:
+            state = load_file(str(folder / WEIGHTS_FILE))
+        except Exception as exc:  # safetensors rejects truncated or foreign files
+            raise UnembedError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file "
+                               f"({str(exc)[:120]})") from None
         try:
             model.load_state_dict({k: v.float() for k, v in state.items()})
         except RuntimeError as exc:
