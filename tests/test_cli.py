@@ -91,3 +91,16 @@ def test_a_damaged_model_folder_is_one_readable_line(model, tmp_path, damage):
         (broken / "tokenizer.json").write_text('{"model": 42}')
     done = run_cli("invert", "hello there", "--model", broken)
     assert one_readable_line(done), done.stderr
+
+
+def test_export_casts_weights_and_stores_decoding_defaults(model, tmp_path):
+    done = run_cli("export", model, tmp_path / "shipped", "--dtype", "float16",
+                   "--repetition-penalty", 1.5, "--schedule", "linear")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "shipped"
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (model / "model.safetensors").stat().st_size
+    sampling = json.loads((out / "sampling.json").read_text())
+    assert sampling["repetition_penalty"] == 1.5 and sampling["schedule"] == "linear"
+    assert not list(tmp_path.glob(".*tmp*"))
+    import unembed
+    assert unembed.load(out, device="cpu").sampling.repetition_penalty == 1.5

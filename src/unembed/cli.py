@@ -100,10 +100,9 @@ def cmd_export(args) -> None:
     from .pipeline import Inverter
     from .train.checkpoint import replace_dir
     inverter = Inverter.from_pretrained(args.source, device="cpu")
-    if args.repetition_penalty is not None:
-        inverter.sampling.repetition_penalty = args.repetition_penalty
-    if args.steps is not None:
-        inverter.sampling.steps = args.steps
+    for name in ("steps", "repetition_penalty", "schedule"):
+        if getattr(args, name) is not None:
+            setattr(inverter.sampling, name, getattr(args, name))
     out = Path(args.out)
     tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
@@ -160,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float16", "bfloat16", "float32"])
     p.add_argument("--steps", type=int, help="default steps stored with the model")
     p.add_argument("--repetition-penalty", type=float, help="default penalty stored with the model")
+    p.add_argument("--schedule", choices=["cosine", "linear"], help="default reveal schedule stored with the model")
     p.set_defaults(func=cmd_export)
     return parser
 

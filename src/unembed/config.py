@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,20 +103,24 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _field_comments(cls) -> dict[str, str]:
+    """The comment after each field in the class source: the flag's help text."""
+    found = (re.match(r"\s+(\w+):[^#]*#\s*(.*)$", line) for line in inspect.getsource(cls).splitlines())
+    return {m.group(1): m.group(2) for m in found if m}
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One --flag per dataclass field (underscores become dashes), default None = keep."""
     group = parser.add_argument_group(cls.__name__)
+    comments = _field_comments(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         kind = {bool: _parse_bool, int: int, float: float}.get(type(default), str)
-        if isinstance(default, tuple):
-            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=float,
-                               nargs=len(default), default=None, help=f"default {default}")
-        else:
-            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind,
-                               default=None, help=f"default {default}")
+        extra = dict(type=float, nargs=len(default)) if isinstance(default, tuple) else dict(type=kind)
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
+                           help=f"{comments.get(f.name, '')} (default: {default})", **extra)
 
 
 def from_args(cls, args: argparse.Namespace, **base):

@@ -1,0 +1,29 @@
+"""The shipped English inverter, as the README's first command uses it."""
+import json
+
+from unembed.pipeline import SHIPPED
+from conftest import SENTENCES, run_cli
+
+# Measured on these sentences when the model was shipped (see README); a broken or
+# untrained model scores about 0.1 here.
+MIN_MEAN_COSINE = COSINE_FLOOR
+
+
+def test_shipped_folder_is_small_and_holds_no_pickles():
+    folder = SHIPPED / "en"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 60e6
+    config = json.loads((folder / "config.json").read_text())
+    assert config["encoder"] == "sentence-transformers/all-MiniLM-L6-v2" and config["max_len"] == 32
+
+
+def test_default_invert_recovers_related_text():
+    texts = SENTENCES.read_text().splitlines()[:12]
+    done = run_cli("invert", *texts, "--json")          # no --model: the shipped default
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert [r["text"] for r in results] == texts
+    assert all(r["reconstruction"].strip() for r in results)
+    mean_cosine = sum(r["cosine"] for r in results) / len(results)
+    assert mean_cosine > MIN_MEAN_COSINE, [(r["reconstruction"], round(r["cosine"], 2)) for r in results]
