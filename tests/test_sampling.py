@@ -46,3 +46,17 @@ def test_repetition_penalty_lowers_only_tokens_already_written():
     codes = torch.tensor([[5, 5, MASK, 0]])
     out = s.penalise_repeats(logits, codes)
     assert out[0, 0, 5] == -4.0 and out[0, 0, 0] == 0.0 and out[0, 0, 6] == 0.0
+
+
+def test_one_step_does_not_commit_the_same_word_twice_while_others_wait():
+    s = ConfidenceSampler(repetition_penalty=1.0, schedule="linear")
+    s.set_timesteps(2, 4)                                      # reveal 2 of 4 positions now
+    logits = torch.full((1, 4, 10), -10.0)
+    logits[0, 0, 7] = logits[0, 1, 7] = 9.0                    # two positions want token 7
+    logits[0, 2, 5] = 5.0
+    logits[0, 3, 0] = 4.0
+    codes = s.step(0, logits, torch.full((1, 4), MASK))
+    assert codes[0].tolist().count(7) == 1 and 5 in codes[0].tolist()
+    plain = ConfidenceSampler(schedule="linear")
+    plain.set_timesteps(2, 4)
+    assert plain.step(0, logits, torch.full((1, 4), MASK))[0].tolist().count(7) == 2
