@@ -5,20 +5,21 @@ sampler walks t from 1 down to 0."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
 
-class MaskSchedule:
+class MaskSchedule(ABC):
     name = "base"
 
+    @abstractmethod
     def ratio(self, t: torch.Tensor) -> torch.Tensor:
         """Mask ratio at time t. (B,) -> (B,), values in (0, 1]."""
-        raise NotImplementedError(f"{type(self).__name__} must define ratio()")
 
+    @abstractmethod
     def elbo_weight(self, t: torch.Tensor) -> torch.Tensor:
         """MDLM's continuous-time ELBO weight ratio'(t) / ratio(t). (B,) -> (B,)"""
-        raise NotImplementedError(f"{type(self).__name__} must define elbo_weight()")
 
 
 class LinearSchedule(MaskSchedule):

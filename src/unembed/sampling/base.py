@@ -3,13 +3,14 @@ A sampler holds no model; the pipeline runs the loop."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
 from ..vocabulary import MASK
 
 
-class Sampler:
+class Sampler(ABC):
     name = "base"
 
     def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine"):
@@ -47,6 +48,6 @@ class Sampler:
         counts.scatter_add_(1, written, (codes >= 3).float())
         return logits - self.repetition_penalty * counts[:, None, :]
 
+    @abstractmethod
     def step(self, index: int, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Given the model's logits (B, L, V) at step `index`, return the next codes (B, L)."""
-        raise NotImplementedError(f"{type(self).__name__} must define step()")
