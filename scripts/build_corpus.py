@@ -3,12 +3,15 @@
     python scripts/build_corpus.py --out data/corpus/en
 
 Downloads the packages with `apt-get download` (no system install), extracts them,
-pulls natural sentences of 6-40 words from each source, and writes one text file per
-source. `manpages` is kept apart as the out-of-domain source: never train on it.
+pulls natural sentences of 6-40 words from each source, keeps those a language
+identifier (py3langid) calls English, drops sentences an earlier source already gave,
+and writes one text file per source. `manpages` is kept apart as the out-of-domain
+source: never train on it.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import html.parser
 import re
@@ -24,6 +27,9 @@ PACKAGES = {
     "bible": ["sword-text-web"],
     "libreoffice": ["libreoffice-help-en-us"],
     "pydoc": ["python3.11-doc"],
+    "docstrings": ["libpython3.11-stdlib"],
+    "gcide": ["dict-gcide"],
+    "sysdocs": ["debian-handbook", "debian-reference-en", "gnome-user-docs"],
     "manpages": ["manpages"],  # out-of-domain held-out source
 }
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -89,7 +95,8 @@ def bible(root: Path):
                     continue
                 verse = blocks[block][start:start + length].decode("utf-8", errors="replace")
                 verse = re.sub(r"<note.*?</note>", " ", verse, flags=re.S)
-                yield from split_sentences(re.sub(r"<[^>]+>", " ", verse))
+                text = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"<[^>]+>", " ", verse))
+                yield from split_sentences(text)
 
 
 class _Paragraphs(html.parser.HTMLParser):
@@ -143,6 +150,42 @@ def pydoc(root: Path):
     yield from html_sentences(sorted(root.glob("*/usr/share/doc/python3.11/html/**/*.html")))
 
 
+def docstrings(root: Path):
+    """Paragraphs of the docstrings in the Python standard library's own sources."""
+    for f in sorted(root.glob("*/usr/lib/python3.11/**/*.py")):
+        if "test" in f.parts or "idlelib" in f.parts or not f.is_file():
+            continue
+        try:
+            tree = ast.parse(f.read_text("utf-8", errors="replace"))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                for paragraph in doc.split("\n\n"):
+                    if not re.search(r"^\s*(>>>|[-\w]+\s*:$)", paragraph, flags=re.M):
+                        yield from split_sentences(paragraph)
+
+
+def gcide(root: Path):
+    """Definitions, usage notes and dated quotations of the 1913 Webster (GCIDE)."""
+    for f in sorted(root.glob("*/usr/share/dictd/gcide.dict.dz")):
+        text = gzip.decompress(f.read_bytes()).decode("utf-8", errors="replace")
+        for paragraph in re.split(r"\n\s*\n", text):
+            if "\\" in paragraph.split("\n", 1)[0]:  # the headword line with its pronunciation
+                continue
+            paragraph = re.sub(r"\[[^\]]*\]|\{|\}|^\s*\d+\.\s*|^\s*\([^)]*\)\s*|^\s*(Syn|Usage):",
+                               "", paragraph.strip(), flags=re.M)
+            paragraph = re.split(r"\s--\s?[A-Z]", paragraph)[0]  # drop the quotation's author
+            yield from split_sentences(paragraph)
+
+
+def sysdocs(root: Path):
+    yield from html_sentences(sorted(root.glob("*/usr/share/doc/debian-handbook/html/en-US/*.html")))
+    yield from html_sentences(sorted(root.glob("*/usr/share/debian-reference/*.en.html")))
+    yield from html_sentences(sorted(root.glob("*/usr/share/help/C/**/*.page")))
+
+
 def manpages(root: Path):
     for f in sorted(root.glob("*/usr/share/man/man*/*.gz")):
         text = gzip.decompress(f.read_bytes()).decode("utf-8", errors="replace")
@@ -166,6 +209,8 @@ def main():
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.debs or Path(tempfile.mkdtemp(prefix="unembed-debs-"))
+    import py3langid  # pip install py3langid
+    seen = set()  # across sources: a sentence belongs to the first source that gives it
     for source, packages in PACKAGES.items():
         root = work / source
         if not root.exists():
@@ -177,15 +222,19 @@ def main():
                 target = root / deb.name.split("_")[0]
                 target.mkdir(parents=True, exist_ok=True)
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
-        seen, lines = set(), []
+        lines, foreign = [], 0
         for sentence in globals()[source](root):
-            if sentence not in seen:
+            if sentence in seen:
+                continue
+            if py3langid.classify(sentence)[0] != "en":
+                foreign += 1
+            else:
                 seen.add(sentence)
                 lines.append(sentence)
         tmp = args.out / f".{source}.txt.tmp"
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(args.out / f"{source}.txt")
-        print(f"{source:12s} {len(lines):7d} sentences")
+        print(f"{source:12s} {len(lines):7d} sentences ({foreign} not English, dropped)")
 
 
 if __name__ == "__main__":

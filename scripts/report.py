@@ -1,8 +1,10 @@
 """Measure a model on the in-domain held-out split and an out-of-domain file, at several
-step counts, and write docs/results-<name>.{json,md}. The README's figures come from here.
+step counts, and write docs/results-<name>.{json,md}. With --readme, the block between
+`<!-- results-<name>:start -->` and `<!-- results-<name>:end -->` is rewritten too: the
+README's figures and examples come from here, never by hand.
 
     python scripts/report.py --model en --heldout data/prepared/en/heldout.txt \
-        --ood data/corpus/manpages.txt --n 1000 --steps 8 16
+        --ood data/corpus/en/manpages.txt --n 1000 --steps 8 16 --readme README.md
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ def main():
     p.add_argument("--n", type=int, default=1000, help="texts per set")
     p.add_argument("--steps", type=int, nargs="+", default=[8, 16])
     p.add_argument("--out", default="docs")
+    p.add_argument("--readme", help="rewrite this file's results block")
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu")
@@ -59,13 +62,13 @@ def main():
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if v is not None)}
     (out / f"results-{name}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
-             f"({meta['threads']} CPU threads), {args.n} texts per set.", "",
-             "| set | steps | token accuracy | token F1 | BLEU | exact match | cosine | seconds |",
+    table = ["| set | steps | token accuracy | token F1 | BLEU | exact match | cosine | seconds |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['steps']} | {r['token_accuracy']:.1%} | {r['token_f1']:.1%} | "
+        table.append(f"| {r['set']} | {r['steps']} | {r['token_accuracy']:.1%} | {r['token_f1']:.1%} | "
                      f"{r['bleu']:.1f} | {r['exact_match']:.1%} | {r['cosine']:.3f} | {r['seconds']:.0f} |")
+    lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
+             f"({meta['threads']} CPU threads), {args.n} texts per set.", "", *table]
     lines += ["", "## Examples (8 steps)", ""]
     for r in rows:
         if r["steps"] == args.steps[0]:
@@ -73,6 +76,23 @@ def main():
             lines += [f"| {e['reference']} | {e['reconstruction']} |".replace("\n", " ") for e in r["examples"]]
             lines.append("")
     (out / f"results-{name}.md").write_text("\n".join(lines) + "\n")
+    if args.readme:
+        block = [f"Measured by `{meta['command']}` on {meta['date']}.", "", *table, "",
+                 "Examples at 8 steps (the first of a seeded shuffle, not picked):", ""]
+        for r in rows:
+            if r["steps"] == args.steps[0]:
+                block += [f"- {r['set']}: \"{e['reference']}\" -> \"{e['reconstruction']}\""
+                          for e in r["examples"][:3]]
+        rewrite_block(Path(args.readme), f"results-{name}", "\n".join(block))
+
+
+def rewrite_block(path: Path, tag: str, body: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no {start} ... {end} block to rewrite")
+    head, rest = text.split(start, 1)
+    path.write_text(head + start + "\n" + body + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def test_two_process_prepare_and_train(tmp_path, encoder):
     assert abs(vectors - encoder.encode(texts)).max() < 1e-5
 
     run = tmp_path / "run"
-    done = torchrun("train", "--data", prepared, "--out", run, "--steps", 12, "--batch-size", 4,
+    done = torchrun("train", "--data", prepared, "--out", run, "--steps", 12, "--batch-tokens", 48,
                     "--hidden", 32, "--layers", 1, "--heads", 2, "--eval-every", 6, "--save-every", 6,
                     "--eval-texts", 4, "--eval-cosine", "false", "--warmup", 2)
     assert done.returncode == 0, done.stderr[-3000:]

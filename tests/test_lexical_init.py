@@ -28,9 +28,20 @@ def test_ridge_prior_ranks_the_tokens_of_unseen_vectors():
 def test_model_prior_equals_scaled_ridge_prediction():
     codes, vectors = synthetic(500)
     model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=6, cond_dim=16, hidden=16, layers=1, heads=2))
-    init_lexical_prior(model, codes, vectors, logit_scale=10.0)
+    init_lexical_prior(model, codes, vectors, logit_scale=10.0, max_row_norm=float("inf"))
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     expected = 10.0 * unit[:8] @ ridge_bag_of_tokens(codes, unit, 40)
     with torch.no_grad():
-        _, lexical = model(torch.from_numpy(codes[:8]), torch.from_numpy(vectors[:8]), torch.ones(8))
+        lexical = model(torch.from_numpy(codes[:8]), torch.from_numpy(vectors[:8]), torch.ones(8)).lexical
     assert np.allclose(lexical.numpy(), expected, atol=1e-3)
+
+
+def test_outsized_rows_are_capped_so_the_first_logits_stay_small():
+    codes, vectors = synthetic(500)
+    rows = []
+    for cap in (float("inf"), 1.1):
+        model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=6, cond_dim=16, hidden=16, layers=1, heads=2))
+        init_lexical_prior(model, codes, vectors, max_row_norm=cap)
+        norms = model.tok_emb.weight.norm(dim=1)
+        rows.append((norms.max() / norms.median()).item())
+    assert rows[0] > 1.2 and rows[1] <= 1.1 * 1.001        # uncapped rows spread; capped ones do not

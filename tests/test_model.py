@@ -4,12 +4,12 @@ import torch
 from unembed.config import ModelConfig
 from unembed.errors import UnembedError
 from unembed.model import ConditionalMDLM
-from unembed.vocabulary import MASK
+from unembed.vocabulary import MASK, PAD
 
 
 def small(**kw):
     cfg = dict(vocab_size=50, max_len=10, cond_dim=16, hidden=32, layers=2, heads=2, prefix_tokens=0,
-               lexical_prior=False, time_conditioning=False)
+               lexical_prior=False, time_conditioning=False, length_head=False)
     cfg.update(kw)
     return ConditionalMDLM(ModelConfig(**cfg))
 
@@ -19,16 +19,16 @@ def test_adaln_zero_blocks_start_as_identity_then_learn_to_use_the_condition():
     model = small()
     codes = torch.randint(3, 50, (2, 10))
     a, b = torch.randn(1, 16), torch.randn(1, 16)
-    logits_a, _ = model(codes[:1], a, torch.ones(1))
-    logits_b, _ = model(codes[:1], b, torch.ones(1))
+    logits_a = model(codes[:1], a, torch.ones(1)).logits
+    logits_b = model(codes[:1], b, torch.ones(1)).logits
     assert torch.allclose(logits_a, logits_b), "at init the condition must not reach the output"
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     loss = torch.nn.functional.cross_entropy(model(codes, torch.cat([a, b]), torch.ones(2))[0].reshape(-1, 50),
                                              codes.reshape(-1))
     loss.backward()
     opt.step()
-    logits_a, _ = model(codes[:1], a, torch.ones(1))
-    logits_b, _ = model(codes[:1], b, torch.ones(1))
+    logits_a = model(codes[:1], a, torch.ones(1)).logits
+    logits_b = model(codes[:1], b, torch.ones(1)).logits
     assert not torch.allclose(logits_a, logits_b)
 
 
@@ -40,11 +40,26 @@ def test_selected_logits_match_full_logits_and_mask_is_never_predicted():
     codes = torch.randint(3, 50, (3, 10))
     select = torch.rand(3, 10) < 0.5
     vec, t = torch.randn(3, 16), torch.rand(3)
-    full, lex = model(codes, vec, t)
-    part, _ = model(codes, vec, t, select=select)
+    full, lex, _ = model(codes, vec, t)
+    part = model(codes, vec, t, select=select).logits
     assert full.shape == (3, 10, 50) and lex.shape == (3, 50)
     assert torch.allclose(full[select], part, atol=1e-5)
     assert torch.isinf(full[..., MASK]).all()
+
+
+def test_padding_beyond_a_rows_length_changes_nothing_and_is_never_predicted():
+    torch.manual_seed(0)
+    model = small(prefix_tokens=2, lexical_prior=True, time_conditioning=True, length_head=True)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    vec, t = torch.randn(2, 16), torch.rand(2)
+    codes = torch.randint(3, 50, (2, 10))
+    alone = model(codes[:1, :6], vec[:1], t[:1]).logits                  # row 0 is 6 tokens long
+    out = model(codes, vec, t, lengths=torch.tensor([6, 10]))
+    assert torch.allclose(out.logits[0, :6], alone[0], atol=1e-5)
+    assert not torch.allclose(model(codes, vec, t).logits[0, :6], alone[0], atol=1e-5)
+    assert torch.isinf(out.logits[..., PAD]).all() and out.length.shape == (2, 10)
+    assert torch.equal(model.predict_length(vec), out.length)
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -5,7 +5,7 @@ from unembed.config import ModelConfig, SampleConfig
 from unembed.model import ConditionalMDLM
 from unembed.pipeline import Inverter
 from unembed.sampling import ConfidenceSampler
-from unembed.vocabulary import MASK
+from unembed.vocabulary import MASK, PAD
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
@@ -13,7 +13,7 @@ from unembed.vocabulary import MASK
 def test_plan_reveals_every_position_by_the_last_step(steps, schedule):
     s = ConfidenceSampler(schedule=schedule)
     s.set_timesteps(steps, 32)
-    plan = [32] + s.masked_after
+    plan = [32] + s.masked_after.tolist()
     assert len(s.masked_after) == steps and plan[-1] == 0
     assert all(a > b for a, b in zip(plan, plan[1:])), plan  # at least one reveal per step
 
@@ -32,12 +32,31 @@ class FakeVocab:
 @pytest.mark.parametrize("steps", [1, 3, 7, 32])
 def test_decoding_leaves_no_position_masked(steps):
     torch.manual_seed(0)
-    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=32, cond_dim=8, hidden=32, layers=1, heads=2))
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=32, cond_dim=8, hidden=32, layers=1, heads=2,
+                                        length_head=False))
     seen = []
     codes = Inverter(model, FakeVocab()).generate(torch.randn(5, 8), SampleConfig(steps=steps),
                                                   callback=lambda i, c, _: seen.append((c == MASK).sum().item()))
     assert (codes != MASK).all()
     assert len(seen) == steps and seen[-1] == 0 and all(a > b for a, b in zip(seen, seen[1:]))
+
+
+@pytest.mark.parametrize("steps", [1, 4, 8, 32])
+def test_a_length_head_decodes_exactly_the_predicted_number_of_tokens(steps):
+    torch.manual_seed(0)
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=32, cond_dim=8, hidden=32, layers=1, heads=2))
+    for p in model.length.parameters():  # spread the predicted lengths
+        torch.nn.init.normal_(p, std=2.0)
+    vectors = torch.randn(16, 8)
+    lengths = model.predict_length(vectors).argmax(-1) + 1
+    assert len(set(lengths.tolist())) > 2
+    calls = []
+    codes = Inverter(model, FakeVocab()).generate(vectors, SampleConfig(steps=steps),
+                                                  callback=lambda i, c, _: calls.append(i))
+    assert codes.shape == (16, 32) and (codes != MASK).all()
+    assert torch.equal((codes != PAD).sum(dim=1), lengths)            # text first, then padding
+    assert torch.equal(codes[:, 0] != PAD, torch.ones(16, dtype=torch.bool))
+    assert len(calls) == min(steps, int(lengths.max()))
 
 
 def test_repetition_penalty_lowers_only_tokens_already_written():

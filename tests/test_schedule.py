@@ -52,7 +52,7 @@ class Spy(torch.nn.Module):
 
 def test_loss_masks_padding_and_scores_only_masked_positions():
     model = ConditionalMDLM(ModelConfig(vocab_size=20, max_len=12, cond_dim=8, hidden=32,
-                                        layers=1, heads=2, prefix_tokens=0))
+                                        layers=1, heads=2, prefix_tokens=0, length_head=False))
     spy = Spy(model)
     codes = torch.full((64, 12), PAD)
     codes[:, :4] = torch.randint(3, 20, (64, 4))                     # 4 tokens, 8 pads

@@ -8,7 +8,7 @@ import unembed
 from unembed.config import ModelConfig
 from unembed.data import load_split
 from unembed.train import train
-from unembed.train.loop import Batches
+from unembed.train.batches import Batches, LengthBuckets
 from conftest import TINY_MODEL, tiny_train_config
 
 
@@ -51,3 +51,21 @@ def test_ranks_see_disjoint_data_and_epochs_cover_everything():
             seen[rank].extend(b.next().tolist())
     assert not set(seen[0]) & set(seen[1])
     assert sorted(seen[0] + seen[1]) == list(range(100))
+
+
+def test_length_buckets_hold_one_length_each_and_ranks_split_an_epoch():
+    lengths = np.random.default_rng(0).integers(1, 33, size=500)
+    seen = [[], []]
+    for rank in (0, 1):
+        b = LengthBuckets(lengths, batch_tokens=64, seed=0, rank=rank, world=2)
+        for batch in b.epoch_batches(0)[rank::2]:
+            assert len(set(lengths[batch])) == 1                       # no padding inside a batch
+            assert len(batch) * lengths[batch][0] <= max(64, lengths[batch][0])
+            seen[rank].extend(batch.tolist())
+    assert not set(seen[0]) & set(seen[1])
+    assert len(set(seen[0]) | set(seen[1])) > 0.9 * len(lengths)       # an epoch covers the data
+    b = LengthBuckets(lengths, batch_tokens=64, seed=0)
+    first = [b.next().tolist() for _ in range(3)]
+    b2 = LengthBuckets(lengths, batch_tokens=64, seed=0)
+    b2.epoch, b2.position = 0, 1                                       # a cursor resumes exactly
+    assert [b2.next().tolist() for _ in range(2)] == first[1:]

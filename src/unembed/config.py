@@ -23,6 +23,7 @@ class ModelConfig:
     prefix_tokens: int = 4       # tokens projected from the vector and prepended (0 = AdaLN only)
     time_conditioning: bool = True  # add the mask ratio to the AdaLN condition
     lexical_prior: bool = True   # bag-of-tokens logits from the vector, added at every position
+    length_head: bool = True     # predict the length from the vector; else pad every text to max_len
     dropout: float = 0.0
     encoder: str = ""            # the encoder whose vectors this model inverts (recorded, not loaded)
 
@@ -46,7 +47,9 @@ class TrainConfig:
     data: str = "data/prepared/en"   # folder written by `unembed prepare`
     out: str = "runs/en"             # run folder: checkpoints, log, resolved config
     steps: int = 20000               # optimizer steps
-    batch_size: int = 64             # texts per step per process
+    batch_size: int = 64             # texts per step per process (models without a length head)
+    batch_tokens: int = 1024         # tokens per step per process: equal-length texts (length head)
+    length_sample: int = 256         # random texts per step for the length head's loss
     lr: float = 1e-3                 # peak learning rate
     min_lr_ratio: float = 0.1        # cosine decays to lr * this
     warmup: int = 500                # linear warmup steps

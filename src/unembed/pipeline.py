@@ -21,7 +21,7 @@ from .encoders import check_vectors
 from .errors import UnembedError
 from .model import ConditionalMDLM
 from .sampling import get_sampler
-from .vocabulary import MASK, Vocabulary
+from .vocabulary import MASK, PAD, Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
@@ -92,21 +92,33 @@ class Inverter:
     @torch.no_grad()
     def generate(self, vectors: torch.Tensor, sampling: SampleConfig,
                  callback: StepCallback | None = None) -> torch.Tensor:
-        """Decode one batch from all-[MASK]. vectors (B, D) -> codes (B, L)."""
-        L = self.model.config.max_len
+        """Decode one batch from all-[MASK]. vectors (B, D) -> codes (B, max_len), PAD after
+        each text. A model with a length head first reads each text's length from its vector
+        and decodes exactly that many positions; the others pad to max_len."""
+        max_len = self.model.config.max_len
+        if not 1 <= sampling.steps <= max_len:
+            raise UnembedError(f"steps must be between 1 and {max_len}, got {sampling.steps}")
         sampler = get_sampler(sampling.strategy, repetition_penalty=sampling.repetition_penalty,
                               schedule=sampling.schedule)
-        try:
-            sampler.set_timesteps(sampling.steps, L)
-        except ValueError as exc:
-            raise UnembedError(str(exc)) from None
-        codes = torch.full((vectors.shape[0], L), MASK, dtype=torch.long, device=self.device)
+        B = vectors.shape[0]
+        if self.model.config.length_head:
+            lengths = self.model.predict_length(vectors).argmax(dim=-1) + 1      # (B,)
+        else:
+            lengths = torch.full((B,), max_len, device=self.device)
+        L = int(lengths.max())
+        sampler.set_timesteps(sampling.steps, lengths)
+        position = torch.arange(L, device=self.device)
+        codes = torch.full((B, L), MASK, dtype=torch.long, device=self.device)
+        codes = codes.masked_fill(position >= lengths[:, None], PAD)
+        ragged = lengths if bool((lengths < L).any()) else None  # mask padding out of attention
         for i in range(sampling.steps):
-            logits, _ = self.model(codes, vectors, sampler.mask_ratio(codes))
+            if not (codes == MASK).any():
+                break  # every row is shorter than the number of steps
+            logits = self.model(codes, vectors, sampler.mask_ratio(codes), lengths=ragged).logits
             codes = sampler.step(i, logits, codes)
             if callback is not None:
                 callback(i, codes, logits)
-        return codes
+        return torch.nn.functional.pad(codes, (0, max_len - L), value=PAD)
 
     def invert(self, vectors, steps: int | None = None, strategy: str | None = None,
                batch_size: int = 64, callback: StepCallback | None = None,

@@ -4,26 +4,30 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..vocabulary import MASK
+from ..vocabulary import MASK, PAD
 from .schedule import MaskSchedule, sample_mask, sample_times
 
 
 def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskSchedule,
               generator: torch.Generator, weighting: str = "uniform",
-              lexical_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """codes (B, L) clean model codes (PAD after the text); vectors (B, D).
+              lexical_weight: float = 1.0,
+              length_sample: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """codes (B, L) clean model codes (PAD after the text; none for a model with a length
+    head, which trains on batches of equal-length texts); vectors (B, D).
 
     weighting "uniform": mean cross-entropy over masked positions.
     weighting "elbo": MDLM's bound, each sample's summed CE times ratio'(t)/ratio(t) / L.
     The lexical prior is trained as a distribution over the set of tokens in each text
     (cross-entropy against the normalised bag, PAD included as it tells the length): unlike
-    a per-token BCE over a large vocabulary, its scale matches the main loss."""
+    a per-token BCE over a large vocabulary, its scale matches the main loss.
+    length_sample (vectors (E, D), lengths (E,)): extra rows for the length head's loss."""
     B, L = codes.shape
     t = sample_times(B, generator, device=codes.device)
     ratio = schedule.ratio(t)
     masked = sample_mask(ratio, L, generator)                           # (B, L)
     noisy = codes.masked_fill(masked, MASK)
-    logits, lexical = model(noisy, vectors, ratio, select=masked)       # (n, V), (B, V)
+    extra = length_sample[0] if length_sample is not None else None
+    logits, lexical, length = model(noisy, vectors, ratio, select=masked, length_vectors=extra)
     targets = codes[masked]                                             # (n,)
     ce = F.cross_entropy(logits.float(), targets, reduction="none")     # (n,)
     if weighting == "elbo":
@@ -43,6 +47,14 @@ def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskS
         lex = -(bag * F.log_softmax(lexical.float(), dim=-1)).sum(dim=1).mean()
         loss = loss + lexical_weight * lex
         out["lexical"] = lex.detach()
+    if length is not None:
+        true_length = (codes != PAD).sum(dim=1)                         # (B,)
+        if length_sample is not None:
+            true_length = torch.cat([true_length, length_sample[1].to(true_length)])
+        length_ce = F.cross_entropy(length.float(), true_length - 1)
+        loss = loss + length_ce
+        out["length"] = length_ce.detach()
+        out["length_acc"] = (length.argmax(-1) == true_length - 1).float().mean().detach()
     out["loss"] = loss
     return out
 

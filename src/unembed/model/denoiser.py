@@ -1,11 +1,14 @@
 """ConditionalMDLM: predicts the tokens at masked positions from the partly masked sequence
 and the target embedding. The embedding conditions every block through AdaLN-Zero, and
-optionally through a few prefix tokens and a bag-of-tokens prior."""
+optionally through a few prefix tokens and a bag-of-tokens prior. A length head reads the
+text's length from the vector, so the decoder writes exactly that many tokens (no padding
+to predict, and no compute spent on it)."""
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -14,11 +17,17 @@ from safetensors.torch import load_file, save_file
 
 from ..config import ModelConfig, from_dict, to_dict
 from ..errors import UnembedError
-from ..vocabulary import MASK
+from ..vocabulary import MASK, PAD
 from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+
+
+class DenoiserOutput(NamedTuple):
+    logits: torch.Tensor               # (B, L, V), or (n, V) at the selected positions
+    lexical: torch.Tensor | None       # bag-of-tokens prior logits (B, V)
+    length: torch.Tensor | None        # length logits (B, max_len); index i means i + 1 tokens
 
 
 class ConditionalMDLM(nn.Module):
@@ -34,6 +43,8 @@ class ConditionalMDLM(nn.Module):
                      if c.time_conditioning else None)
         self.prefix = nn.Linear(c.cond_dim, c.prefix_tokens * c.hidden) if c.prefix_tokens else None
         self.lexical = nn.Linear(c.cond_dim, c.hidden) if c.lexical_prior else None
+        self.length = (nn.Sequential(nn.Linear(c.cond_dim, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.max_len))
+                       if c.length_head else None)
         self.blocks = nn.ModuleList(AdaLNZeroBlock(c.hidden, c.heads, c.mlp_ratio, c.dropout)
                                     for _ in range(c.layers))
         self.final = FinalNorm(c.hidden)
@@ -64,11 +75,21 @@ class ConditionalMDLM(nn.Module):
         """Unit-normalised vectors scaled by sqrt(dim), so entries have unit variance. (B, D)"""
         return F.normalize(vectors.float(), dim=-1) * math.sqrt(vectors.shape[-1])
 
+    def predict_length(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Length logits (B, max_len) from the vector alone; index i means i + 1 tokens."""
+        if self.length is None:
+            raise ValueError("this model has no length head: it pads every text to max_len")
+        return self.length(self.condition(vectors))
+
     def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
-                select: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                select: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
+                length_vectors: torch.Tensor | None = None) -> DenoiserOutput:
         """codes (B, L) with MASK where unknown; vectors (B, D); mask_ratio (B,).
-        Returns logits (B, L, V), or (n, V) for the positions where `select` (B, L) is True,
-        and the lexical prior's logits (B, V) or None."""
+        `select` (B, L): compute logits only where True. `lengths` (B,): rows shorter than L
+        are padded; their padding takes no part in attention (needs a length head).
+        `length_vectors` (E, D): more vectors for the length head only (its logits then
+        cover B + E rows). Training batches hold one length each, so the head learns from
+        these, a random sample, and not from a batch whose answer is the same for every row."""
         B, L = codes.shape
         v = self.condition(vectors)
         c_vec = self.cond(v)                                      # (B, C)
@@ -78,8 +99,11 @@ class ConditionalMDLM(nn.Module):
         if P:
             x = torch.cat([self.prefix(v).view(B, P, -1), x], dim=1)  # (B, P + L, C)
         x = x + self.pos_emb[:P + L]
+        keys = None
+        if lengths is not None:  # (B, 1, 1, P + L): True where a key takes part
+            keys = (torch.arange(P + L, device=codes.device) < P + lengths[:, None])[:, None, None, :]
         for block in self.blocks:
-            x = block(x, c)
+            x = block(x, c, keys)
         h = self.final(x, c)[:, P:]                               # (B, L, C)
         lexical = (F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight)
                    if self.lexical is not None else None)         # (B, V)
@@ -90,7 +114,13 @@ class ConditionalMDLM(nn.Module):
         if lexical is not None:
             logits = logits + (lexical[rows] if select is not None else lexical[:, None])
         logits[..., MASK] = float("-inf")                         # never predict [MASK]
-        return logits, lexical
+        if self.length is not None:
+            logits[..., PAD] = float("-inf")                      # the length head sets the length
+        length = None
+        if self.length is not None:
+            length = self.length(v if length_vectors is None else
+                                 torch.cat([v, self.condition(length_vectors)]))
+        return DenoiserOutput(logits, lexical, length)
 
     # --- folders ----------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:
@@ -107,7 +137,9 @@ class ConditionalMDLM(nn.Module):
         if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
             raise UnembedError(f"{folder} is not a model folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
         try:
-            config = from_dict(ModelConfig, json.loads((folder / CONFIG_FILE).read_text()))
+            values = json.loads((folder / CONFIG_FILE).read_text())
+            values.setdefault("length_head", False)  # folders written before the length head existed
+            config = from_dict(ModelConfig, values)
             model = cls(config)
         except (ValueError, TypeError) as exc:  # bad JSON, or values no model can have
             raise UnembedError(f"{folder / CONFIG_FILE} is not a valid model config: {exc}") from None

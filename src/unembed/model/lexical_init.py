@@ -33,7 +33,8 @@ def ridge_bag_of_tokens(codes: np.ndarray, vectors: np.ndarray, vocab_size: int,
 
 
 @torch.no_grad()
-def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scale: float = 10.0) -> None:
+def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scale: float = 10.0,
+                       max_row_norm: float = 3.0) -> None:
     cfg = model.config
     if model.lexical is None:
         return
@@ -42,6 +43,10 @@ def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scal
         return
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     table = torch.from_numpy(ridge_bag_of_tokens(codes, unit, cfg.vocab_size).T.copy())  # (V, D)
+    # Rare tokens get huge least-squares rows (max ~70x the median): through the tied output
+    # layer they made the first logits reach the hundreds. Cap them at a few medians.
+    norms = table.norm(dim=1, keepdim=True)
+    table = table * (max_row_norm * norms.median() / norms.clamp(min=1e-12)).clamp(max=1.0)
     # Keep the embedding table's overall scale, so the transformer sees inputs of the size it expects.
     f = (model.tok_emb.weight.norm(dim=1).mean() / table.norm(dim=1).mean().clamp(min=1e-8)).item()
     model.tok_emb.weight.copy_(table * f)

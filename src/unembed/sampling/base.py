@@ -16,11 +16,12 @@ class Sampler(ABC):
     def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine"):
         self.repetition_penalty = repetition_penalty
         self.schedule = schedule
-        self.masked_after: list[int] = []
+        self.masked_after = torch.zeros(0, dtype=torch.long)   # (steps,) or (steps, B)
+        self.lengths: int | torch.Tensor = 1
 
-    def set_timesteps(self, steps: int, length: int) -> None:
-        """Plan how many positions stay masked after each of `steps` steps (1..length).
-        Every step reveals at least one position and the last reveals all the rest."""
+    def plan(self, steps: int, length: int) -> list[int]:
+        """How many of `length` positions stay masked after each of `steps` steps. Every step
+        reveals at least one position and the last reveals all the rest."""
         if not 1 <= steps <= length:
             raise ValueError(f"steps must be between 1 and {length}, got {steps}")
         plan, previous = [], length
@@ -32,11 +33,23 @@ class Sampler(ABC):
             plan.append(n)
             previous = n
         plan[-1] = 0
-        self.masked_after = plan
+        return plan
+
+    def set_timesteps(self, steps: int, length: int | torch.Tensor) -> None:
+        """Plan the steps for one length, or per row for lengths (B,): a row shorter than
+        `steps` reveals one position per step and is done early."""
+        self.lengths = length
+        if isinstance(length, int):
+            self.masked_after = torch.tensor(self.plan(steps, length))
+            return
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        plans = {n: self.plan(min(steps, n), n) + [0] * max(0, steps - n) for n in set(length.tolist())}
+        self.masked_after = torch.tensor([plans[n] for n in length.tolist()], device=length.device).T
 
     def mask_ratio(self, codes: torch.Tensor) -> torch.Tensor:
-        """The model's time input: the current share of masked positions. (B,)"""
-        return (codes == MASK).float().mean(dim=1)
+        """The model's time input: the share of each row's positions still masked. (B,)"""
+        return (codes == MASK).sum(dim=1) / torch.as_tensor(self.lengths, device=codes.device).clamp(min=1)
 
     def penalise_repeats(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Lower the logits of tokens already written in the row, once per use.

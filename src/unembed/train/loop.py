@@ -18,41 +18,14 @@ from ..errors import UnembedError
 from ..eval.metrics import cosine_rows, token_accuracy
 from ..model import ConditionalMDLM
 from ..pipeline import Inverter, resolve_device
-from ..vocabulary import Vocabulary
+from ..vocabulary import PAD, Vocabulary
 from . import distributed as dist
+from .batches import Batches, LengthBuckets
 from .checkpoint import find_checkpoint, load_checkpoint, replace_dir, save_checkpoint
 from .ema import EMA
 from .lr import lr_at
 
 logger = logging.getLogger(__name__)
-
-
-class Batches:
-    """Epoch-wise permutations, each rank taking every world-th index. The cursor
-    (epoch, position) fully determines what comes next, so resume is exact."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, rank: int, world: int):
-        if n < batch_size * world:
-            raise UnembedError(f"{n} training texts cannot fill a batch of {batch_size} "
-                               f"on {world} process(es); lower --batch-size")
-        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
-        self.epoch, self.position = 0, 0
-        self._order: tuple[int, np.ndarray] | None = None
-
-    def _mine(self) -> np.ndarray:
-        if self._order is None or self._order[0] != self.epoch:
-            perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
-            self._order = (self.epoch, perm[self.rank::self.world])
-        return self._order[1]
-
-    def next(self) -> np.ndarray:
-        mine = self._mine()
-        if self.position + self.batch_size > len(mine):
-            self.epoch, self.position = self.epoch + 1, 0
-            return self.next()
-        batch = mine[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
-        return batch
 
 
 class Evaluator:
@@ -80,15 +53,32 @@ class Evaluator:
                                                       zip(self.references, hyp_ids)])),
                "eval_exact_match": float(np.mean([h.strip() == t.strip() for h, t in zip(hyps, self.texts)])),
                "eval_example": hyps[0]}
-        g = torch.Generator().manual_seed(1234)  # the same masks at every evaluation
-        parts = mdlm_loss(model, self.codes, torch.from_numpy(self.vectors).to(self.device), schedule, g)
-        out["eval_ce"], out["eval_masked_acc"] = float(parts["ce"]), float(parts["masked_acc"])
+        out.update(self.masked_loss(model, schedule))
         if self.cfg.eval_cosine and not str(self.meta["encoder"]).startswith("black-box:"):
             if self.encoder is None:
                 from ..encoders import load_encoder
                 self.encoder = load_encoder(self.meta["encoder"])
             out["eval_cosine"] = float(cosine_rows(self.vectors, self.encoder.encode(hyps)).mean())
         return out
+
+
+    def masked_loss(self, model: ConditionalMDLM, schedule) -> dict:
+        """Mean CE and accuracy at masked positions, with the same masks at every evaluation.
+        A model with a length head sees each length apart, as in training."""
+        g = torch.Generator().manual_seed(1234)
+        vectors = torch.from_numpy(self.vectors).to(self.device)
+        if not model.config.length_head:
+            groups = [(torch.arange(len(self.codes)), self.codes.shape[1])]
+        else:
+            lengths = (self.codes != PAD).sum(dim=1).cpu()
+            groups = [((lengths == n).nonzero()[:, 0], int(n)) for n in lengths.unique()]
+        totals = {"eval_ce": 0.0, "eval_masked_acc": 0.0, "eval_length_acc": 0.0}
+        for rows, n in groups:
+            parts = mdlm_loss(model, self.codes[rows, :n], vectors[rows], schedule, g)
+            totals["eval_ce"] += float(parts["ce"]) * len(rows)
+            totals["eval_masked_acc"] += float(parts["masked_acc"]) * len(rows)
+            totals["eval_length_acc"] += float(parts.get("length_acc", 0.0)) * len(rows)
+        return {k: v / len(self.codes) for k, v in totals.items()}
 
 
 def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabulary) -> ModelConfig:
@@ -117,11 +107,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     ids, vectors = cache.load_split(Path(cfg.data), "train")
     codes = torch.from_numpy(vocab.ids_to_codes(ids, cache.PAD_ID))       # (N, L)
     vectors = torch.from_numpy(np.ascontiguousarray(vectors))              # (N, D)
-    batches = Batches(len(codes), cfg.batch_size, cfg.seed, rank, world)
 
     # 3. model, optimizer, EMA
     torch.manual_seed(cfg.seed)
     mcfg = _model_config(cfg, model_cfg or ModelConfig(), meta, vocab)
+    lengths = (codes != PAD).sum(dim=1)                           # (N,)
+    batches = (LengthBuckets(lengths.numpy(), cfg.batch_tokens, cfg.seed, rank, world) if mcfg.length_head
+               else Batches(len(codes), cfg.batch_size, cfg.seed, rank, world))
     model = ConditionalMDLM(mcfg).to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -130,7 +122,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
                                   lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type == "cuda")
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # masks and times
     schedule = get_schedule(cfg.schedule)
-    step, best = 0, -1.0
+    step, best, spent = 0, -1.0, {"elapsed": 0.0, "cpu_seconds": 0.0}  # spent: by earlier invocations
     existing = find_checkpoint(run) if cfg.resume else None
     if cfg.init_from and existing is None:
         from ..model.pretrained_init import init_from_bert
@@ -141,6 +133,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     if existing is not None:
         state = load_checkpoint(existing, model, optimizer, generator)
         step, best = state["step"], state.get("best", -1.0)
+        spent = {k: state.get(k, 0.0) for k in spent}
         batches.epoch, batches.position = state["epoch"], state["position"]
         logger.info("resumed %s at step %d", existing, step)
     ema = EMA(model, cfg.ema_decay)
@@ -160,7 +153,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
         if rank == 0:
             save_checkpoint(run, save_ema_model, model, optimizer,
                             {"step": step, "epoch": batches.epoch, "position": batches.position,
-                             "best": best, "world": world}, generator)
+                             "best": best, "world": world, **clocks()}, generator)
         dist.barrier()
 
     if rank == 0:
@@ -175,35 +168,45 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
 
     # 4. the loop
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    start, tokens, stop = time.time(), 0, False
+    start, cpu_start, tokens, stop = time.time(), time.process_time(), 0, False
+
+    def clocks() -> dict:
+        """Wall and CPU seconds (all threads of this process) since the run began, across resumes."""
+        return {"elapsed": spent["elapsed"] + time.time() - start,
+                "cpu_seconds": spent["cpu_seconds"] + time.process_time() - cpu_start}
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0)
     while step < cfg.steps and not stop:
         #   a. batch and learning rate
         idx = torch.from_numpy(batches.next())
-        batch_codes, batch_vectors = codes[idx].to(device), vectors[idx].to(device)
+        width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]  # one length per batch
+        batch_codes, batch_vectors = codes[idx, :width].to(device), vectors[idx].to(device)
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
         #   b. forward, backward, clip, update
         model.train()
         with autocast:
+            length_sample = None
+            if mcfg.length_head:  # a random sample of all lengths for the length head
+                pick = torch.from_numpy(np.random.default_rng([cfg.seed, rank, step]).integers(
+                    0, len(codes), cfg.length_sample))
+                length_sample = (vectors[pick].to(device), lengths[pick].to(device))
             parts = mdlm_loss(ddp_model, batch_codes, batch_vectors, schedule, generator,
-                              cfg.loss_weighting, cfg.lexical_weight)
+                              cfg.loss_weighting, cfg.lexical_weight, length_sample)
         optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         ema.update(model, step)
         step += 1
-        tokens += batch_codes.numel() * world
+        tokens += int(lengths[idx].sum()) * world  # text tokens, padding not counted
         #   c. log, evaluate, save
         if rank == 0:
             bar.update(1)
             bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['masked_acc'].item():.3f}")
             if step % 50 == 0 or step == 1:
-                elapsed = time.time() - start
                 log.write(json.dumps({"step": step, "lr": lr, "grad_norm": float(grad_norm),
-                                      "tokens_per_s": tokens / elapsed, "elapsed": elapsed,
+                                      "tokens_per_s": tokens / (time.time() - start), **clocks(),
                                       **{k: float(v.detach()) for k, v in parts.items()}}) + "\n")
                 log.flush()
         stop = (cfg.time_budget > 0 and (time.time() - start) / 60 > cfg.time_budget) \
@@ -212,7 +215,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
         if step % cfg.eval_every == 0 or step == cfg.steps or stop:
             if rank == 0:
                 ema.copy_to(eval_model)
-                result = {"step": step, "elapsed": time.time() - start, **evaluator(eval_model, schedule)}
+                result = {"step": step, **clocks(), **evaluator(eval_model, schedule)}
                 logger.info("eval %s", result)
                 log.write(json.dumps(result) + "\n")
                 log.flush()
