@@ -61,10 +61,9 @@ class Evaluator:
             out["eval_cosine"] = float(cosine_rows(self.vectors, self.encoder.encode(hyps)).mean())
         return out
 
-
     def masked_loss(self, model: ConditionalMDLM, schedule) -> dict:
-        """Mean CE and accuracy at masked positions, with the same masks at every evaluation.
-        A model with a length head sees each length apart, as in training."""
+        """Mean CE and accuracy at masked positions (averaged per text), with the same masks at
+        every evaluation. A model with a length head sees each length apart, as in training."""
         g = torch.Generator().manual_seed(1234)
         vectors = torch.from_numpy(self.vectors).to(self.device)
         if not model.config.length_head:
