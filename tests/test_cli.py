@@ -24,7 +24,8 @@ def test_invert_round_trip_json(model, tiny_data):
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert [r["text"] for r in results] == [text, "Another sentence here."]
-    assert set(results[0]) == {"text", "reconstruction", "cosine", "token_accuracy"}
+    assert set(results[0]) == {"text", "reconstruction", "cosine", "token_accuracy", "encoder_calls"}
+    assert results[0]["encoder_calls"] == 0
     assert results[0]["reconstruction"] == text and results[0]["token_accuracy"] == 1.0
     assert results[0]["cosine"] > 0.99
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from unembed.eval import bleu, cosine_rows, exact_match, token_accuracy, token_f1
+from unembed.eval import NAME, NUMBER, bleu, cosine_rows, exact_match, recovered_share, token_accuracy, token_f1
 
 
 def test_token_accuracy_is_positional_over_the_reference():
@@ -24,3 +24,15 @@ def test_exact_match_bleu_cosine():
     assert bleu(refs, ["completely different words here", "nothing alike at all"]) < 5
     a = np.array([[1.0, 0.0], [0.0, 2.0]])
     assert np.allclose(cosine_rows(a, np.array([[2.0, 0.0], [1.0, 0.0]])), [1.0, 0.0])
+
+
+def test_names_and_numbers_recovered_share_of_the_reference():
+    ref = "The Queen met Ada Lovelace in London. Then they left on 12 May 1843, at 10:30."
+    assert NAME.findall(ref) == ["Queen", "Ada", "Lovelace", "London", "May"]  # not The, Then
+    assert NUMBER.findall(ref) == ["12", "1843", "10:30"]
+    hyp = "Ada went to London in 1843 with the queen."
+    assert recovered_share(ref, hyp, NAME) == pytest.approx(2 / 5)   # a name may open the hypothesis
+    assert recovered_share(ref, hyp, NUMBER) == pytest.approx(1 / 3)
+    assert recovered_share(ref, ref, NAME) == recovered_share(ref, ref, NUMBER) == 1.0
+    assert recovered_share("no names or numbers here", hyp, NAME) is None
+    assert recovered_share("We saw Paris and Paris", "Paris", NAME) == 0.5  # counted with multiplicity

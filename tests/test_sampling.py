@@ -61,19 +61,19 @@ def test_a_length_head_decodes_exactly_the_predicted_number_of_tokens(steps):
 
 def test_repetition_penalty_lowers_only_tokens_already_written():
     s = ConfidenceSampler(repetition_penalty=2.0)
-    logits = torch.zeros(1, 4, 10)
-    codes = torch.tensor([[5, 5, MASK, 0]])
-    out = s.penalise_repeats(logits, codes)
-    assert out[0, 0, 5] == -4.0 and out[0, 0, 0] == 0.0 and out[0, 0, 6] == 0.0
+    codes = torch.tensor([[5, 5, MASK, 0], [MASK, 6, 7, MASK]])
+    out = s.penalise_repeats(torch.zeros(3, 10), codes)   # logits at the 3 masked positions
+    assert out[0, 5] == -4.0 and out[0, 0] == 0.0 and out[0, 6] == 0.0
+    assert out[1, 6] == out[2, 6] == -2.0 and out[1, 5] == 0.0
 
 
 def test_one_step_does_not_commit_the_same_word_twice_while_others_wait():
     s = ConfidenceSampler(repetition_penalty=1.0, schedule="linear")
     s.set_timesteps(2, 4)                                      # reveal 2 of 4 positions now
-    logits = torch.full((1, 4, 10), -10.0)
-    logits[0, 0, 7] = logits[0, 1, 7] = 9.0                    # two positions want token 7
-    logits[0, 2, 5] = 5.0
-    logits[0, 3, 0] = 4.0
+    logits = torch.full((4, 10), -10.0)                        # every position masked
+    logits[0, 7] = logits[1, 7] = 9.0                          # two positions want token 7
+    logits[2, 5] = 5.0
+    logits[3, 0] = 4.0
     codes = s.step(0, logits, torch.full((1, 4), MASK))
     assert codes[0].tolist().count(7) == 1 and 5 in codes[0].tolist()
     plain = ConfidenceSampler(schedule="linear")

@@ -35,8 +35,10 @@ def _load(args):
 
 
 def _sampling_overrides(args) -> dict:
-    return {k: v for k, v in dict(steps=args.steps, strategy=args.strategy,
-                                  repetition_penalty=args.repetition_penalty).items() if v is not None}
+    """The SampleConfig flags given on the command line; the others keep the model's defaults."""
+    import dataclasses
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(SampleConfig)
+            if getattr(args, f.name, None) is not None}
 
 
 def cmd_invert(args) -> None:
@@ -46,11 +48,11 @@ def cmd_invert(args) -> None:
     if args.vectors:
         from .encoders import read_vectors
         vectors = read_vectors(args.vectors)
-        texts = inverter.invert(vectors, batch_size=args.batch_size, **_sampling_overrides(args))
+        results = inverter.invert_detailed(vectors, batch_size=args.batch_size, **_sampling_overrides(args))
         if args.json:
-            print(json.dumps([{"reconstruction": t} for t in texts], ensure_ascii=False, indent=2))
+            print(json.dumps(results, ensure_ascii=False, indent=2))
         else:
-            print("\n".join(texts))
+            print("\n".join(r["reconstruction"] for r in results))
         return
     if not args.texts:
         raise UnembedError("give a text to invert, or --vectors FILE")
@@ -100,9 +102,7 @@ def cmd_export(args) -> None:
     from .pipeline import Inverter
     from .train.checkpoint import replace_dir
     inverter = Inverter.from_pretrained(args.source, device="cpu")
-    for name in ("steps", "repetition_penalty", "schedule"):
-        if getattr(args, name) is not None:
-            setattr(inverter.sampling, name, getattr(args, name))
+    inverter.sampling = inverter.sampling_with(**_sampling_overrides(args))
     out = Path(args.out)
     tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
@@ -120,11 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p):
         p.add_argument("--model", default="en", help="checkpoint folder or shipped model name (default: en)")
-        p.add_argument("--steps", type=int, help="denoising steps, 1..max length")
-        p.add_argument("--strategy", help="decoding strategy (default: the model's)")
-        p.add_argument("--repetition-penalty", type=float, help="logit penalty per earlier use of a token")
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
     p.add_argument("texts", nargs="*", help="texts to embed and recover")
@@ -157,9 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("out")
     p.add_argument("--dtype", choices=["float16", "bfloat16", "float32"])
-    p.add_argument("--steps", type=int, help="default steps stored with the model")
-    p.add_argument("--repetition-penalty", type=float, help="default penalty stored with the model")
-    p.add_argument("--schedule", choices=["cosine", "linear"], help="default reveal schedule stored with the model")
+    add_arguments(p, SampleConfig)  # defaults stored with the model
     p.set_defaults(func=cmd_export)
     return parser
 

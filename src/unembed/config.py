@@ -78,9 +78,15 @@ class TrainConfig:
 @dataclass
 class SampleConfig:
     steps: int = 8                   # denoising steps, 1..max_len
-    strategy: str = "confidence"     # sampler name
+    strategy: str = "confidence"     # confidence | sequential | euler | remask | two-stage | refine (calls the encoder)
     repetition_penalty: float = 0.0  # logit penalty per earlier use of a token
     schedule: str = "cosine"         # how many tokens to reveal per step: linear | cosine
+    temperature: float = 1.0         # euler, remask, refine proposals: sampling temperature (0 = greedy)
+    remask_threshold: float = 0.3    # remask: tokens written with less probability may be masked again
+    seed: int = 0                    # random seed of the stochastic strategies
+    candidates: int = 8              # refine: texts proposed per round for each vector
+    rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
+    encoder_budget: int = 64         # refine: most encoder calls per text
 
 
 def to_dict(cfg) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -20,13 +19,15 @@ from .config import SampleConfig, from_dict, to_dict
 from .encoders import check_vectors
 from .errors import UnembedError
 from .model import ConditionalMDLM
-from .sampling import get_sampler
+from .sampling import STRATEGIES, Sampler, make_sampler
+from .sampling.refine import EncoderRefiner
 from .vocabulary import MASK, PAD, Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
 SAMPLING_FILE = "sampling.json"
-# A step callback sees (step index, codes (B, L), logits (B, L, V)) after each step.
+# A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
+# probability each written token had when the sampler chose it.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
@@ -89,52 +90,95 @@ class Inverter:
             self._encoder = load_encoder(name, device=str(self.device))
         return self._encoder
 
+    def lengths_for(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Each text's length as the length head reads it from the vector, else max_len. (B,)"""
+        if self.model.config.length_head:
+            return self.model.predict_length(vectors).argmax(dim=-1) + 1
+        return torch.full((vectors.shape[0],), self.model.config.max_len, device=vectors.device)
+
+    @torch.no_grad()
+    def denoise(self, vectors: torch.Tensor, codes: torch.Tensor, sampler: Sampler, steps: int,
+                callback: StepCallback | None = None) -> torch.Tensor:
+        """The one decoding loop: fill the MASK positions of `codes` (B, L) (PAD after each
+        text) in `steps` model calls. Rows may hold a different number of text positions;
+        padding takes no part in attention. Returns codes (B, L); `sampler.confidence` then
+        holds the probability each written token had."""
+        lengths = (codes != PAD).sum(dim=1)
+        sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
+        ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
+        for i in range(steps):
+            if not (codes == MASK).any():
+                break  # every row has fewer masked positions than the number of steps
+            masked = codes == MASK
+            logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged).logits
+            codes = sampler.step(i, logits, codes)                         # logits (n, V): masked only
+            if callback is not None:
+                callback(i, codes, sampler.confidence)
+        return codes
+
     @torch.no_grad()
     def generate(self, vectors: torch.Tensor, sampling: SampleConfig,
-                 callback: StepCallback | None = None) -> torch.Tensor:
+                 callback: StepCallback | None = None, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Decode one batch from all-[MASK]. vectors (B, D) -> codes (B, max_len), PAD after
         each text. A model with a length head first reads each text's length from its vector
-        and decodes exactly that many positions; the others pad to max_len."""
+        (unless `lengths` (B,) are given) and decodes exactly that many positions."""
+        codes = self.blank(vectors, sampling, lengths)
+        codes = self.denoise(vectors, codes, make_sampler(sampling), sampling.steps, callback)
+        return torch.nn.functional.pad(codes, (0, self.model.config.max_len - codes.shape[1]), value=PAD)
+
+    def blank(self, vectors: torch.Tensor, sampling: SampleConfig, lengths: torch.Tensor | None = None):
+        """All-[MASK] codes of each row's length, PAD after. (B, longest)"""
         max_len = self.model.config.max_len
         if not 1 <= sampling.steps <= max_len:
             raise UnembedError(f"steps must be between 1 and {max_len}, got {sampling.steps}")
-        sampler = get_sampler(sampling.strategy, repetition_penalty=sampling.repetition_penalty,
-                              schedule=sampling.schedule)
-        B = vectors.shape[0]
-        if self.model.config.length_head:
-            lengths = self.model.predict_length(vectors).argmax(dim=-1) + 1      # (B,)
-        else:
-            lengths = torch.full((B,), max_len, device=self.device)
-        L = int(lengths.max())
-        sampler.set_timesteps(sampling.steps, lengths)
-        position = torch.arange(L, device=self.device)
-        codes = torch.full((B, L), MASK, dtype=torch.long, device=self.device)
-        codes = codes.masked_fill(position >= lengths[:, None], PAD)
-        ragged = lengths if bool((lengths < L).any()) else None  # mask padding out of attention
-        for i in range(sampling.steps):
-            if not (codes == MASK).any():
-                break  # every row is shorter than the number of steps
-            logits = self.model(codes, vectors, sampler.mask_ratio(codes), lengths=ragged).logits
-            codes = sampler.step(i, logits, codes)
-            if callback is not None:
-                callback(i, codes, logits)
-        return torch.nn.functional.pad(codes, (0, max_len - L), value=PAD)
+        lengths = self.lengths_for(vectors) if lengths is None else lengths
+        position = torch.arange(int(lengths.max()), device=vectors.device)
+        return torch.where(position < lengths[:, None], MASK, PAD)
 
     def invert(self, vectors, steps: int | None = None, strategy: str | None = None,
                batch_size: int = 64, callback: StepCallback | None = None,
                show_progress: bool = False, **sampling_overrides) -> list[str]:
         """Texts whose embeddings should be `vectors` (N, D) (or one (D,) vector)."""
+        return [r["reconstruction"] for r in self.invert_detailed(
+            vectors, steps=steps, strategy=strategy, batch_size=batch_size, callback=callback,
+            show_progress=show_progress, **sampling_overrides)]
+
+    def invert_detailed(self, vectors, batch_size: int = 64, callback: StepCallback | None = None,
+                        show_progress: bool = False, **sampling_overrides) -> list[dict]:
+        """Like `invert`, one dict per vector: the reconstruction, and the encoder calls it
+        cost (0 unless the strategy is `refine`)."""
         vectors = check_vectors(vectors, self.model.config.cond_dim)
-        sampling = replace(self.sampling, **{k: v for k, v in
-                                             dict(steps=steps, strategy=strategy, **sampling_overrides).items()
-                                             if v is not None})
-        texts = []
+        sampling = self.sampling_with(**sampling_overrides)
+        results = []
         for start in tqdm(range(0, len(vectors), batch_size), desc="invert", unit="batch",
                           disable=not show_progress):
             batch = torch.from_numpy(vectors[start:start + batch_size]).to(self.device)
-            codes = self.generate(batch, sampling, callback).cpu().numpy()
-            texts.extend(self.vocab.decode(row) for row in codes)
-        return texts
+            if sampling.strategy == "refine":
+                codes, calls = EncoderRefiner(self, sampling)(batch)
+            else:
+                codes, calls = self.generate(batch, sampling, callback), [0] * len(batch)
+            results.extend({"reconstruction": self.vocab.decode(row), "encoder_calls": int(n)}
+                           for row, n in zip(codes.cpu().numpy(), calls))
+        return results
+
+    def sampling_with(self, **overrides) -> SampleConfig:
+        """The model's sampling defaults with `overrides` (None values ignored), checked."""
+        sampling = replace(self.sampling, **{k: v for k, v in overrides.items() if v is not None})
+        problems = [
+            (sampling.strategy not in STRATEGIES,
+             f"unknown strategy {sampling.strategy!r}; choose from {', '.join(STRATEGIES)}"),
+            (sampling.schedule not in ("cosine", "linear"), "schedule must be cosine or linear"),
+            (not 1 <= sampling.steps <= self.model.config.max_len,
+             f"steps must be between 1 and {self.model.config.max_len}, got {sampling.steps}"),
+            (not sampling.temperature >= 0, "temperature must be 0 or more"),
+            (not 0 <= sampling.remask_threshold <= 1, "remask threshold must be between 0 and 1"),
+            (sampling.candidates < 1 or sampling.rounds < 0 or sampling.encoder_budget < 1,
+             "refine needs candidates >= 1, rounds >= 0 and an encoder budget >= 1"),
+        ]
+        for failed, message in problems:
+            if failed:
+                raise UnembedError(message)
+        return sampling
 
     def invert_texts(self, texts: list[str], steps: int | None = None, batch_size: int = 64,
                      show_progress: bool = False, **kwargs) -> list[dict]:
@@ -144,12 +188,13 @@ class Inverter:
             if not text or not text.strip():
                 raise UnembedError(f"text {i + 1} is empty; give non-empty text to invert")
         targets = self.encoder.encode(texts, batch_size=batch_size)
-        reconstructions = self.invert(targets, steps=steps, batch_size=batch_size,
-                                      show_progress=show_progress, **kwargs)
+        details = self.invert_detailed(targets, steps=steps, batch_size=batch_size,
+                                       show_progress=show_progress, **kwargs)
+        reconstructions = [d["reconstruction"] for d in details]
         again = self.encoder.encode(reconstructions, batch_size=batch_size)
         L = self.model.config.max_len
         refs = self.vocab.tokenize(texts)
         hyps = self.vocab.tokenize(reconstructions)
-        return [{"text": t, "reconstruction": r, "cosine": float(c),
-                 "token_accuracy": token_accuracy(ref[:L], hyp[:L])}
-                for t, r, c, ref, hyp in zip(texts, reconstructions, cosine_rows(targets, again), refs, hyps)]
+        return [{"text": t, "reconstruction": d["reconstruction"], "cosine": float(c),
+                 "token_accuracy": token_accuracy(ref[:L], hyp[:L]), "encoder_calls": d["encoder_calls"]}
+                for t, d, c, ref, hyp in zip(texts, details, cosine_rows(targets, again), refs, hyps)]

@@ -2,9 +2,16 @@
 reference truncated to the model's length, and of the reconstruction."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
+
+# A capitalised word not opening a sentence (names, places, titles): the start of the
+# text or a word after . ! ? is capitalised by grammar, not because it names something.
+NAME = re.compile(r"(?<![.!?]\s)(?<![.!?])(?<!^)\b[A-Z][\w'-]*")
+CAPITALISED = re.compile(r"\b[A-Z][\w'-]*")     # any capitalised word: where a name may be found
+NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")      # a digit string: 42, 3.14, 2024-05-01, 10:30
 
 
 def token_accuracy(reference: list[int], hypothesis: list[int]) -> float:
@@ -41,3 +48,20 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return (a * b).sum(axis=1) / np.maximum(norms, 1e-12)
+
+
+def recovered_share(reference: str, hypothesis: str, pattern: re.Pattern) -> float | None:
+    """Share of the reference's matches of `pattern` (capitalised words: NAME, digit
+    strings: NUMBER) that the hypothesis also holds, counted with multiplicity; None when the
+    reference has none, so texts without names do not count as recovering them."""
+    wanted = Counter(pattern.findall(reference))
+    if not wanted:
+        return None
+    found = wanted & Counter((CAPITALISED if pattern is NAME else pattern).findall(hypothesis))
+    return sum(found.values()) / sum(wanted.values())
+
+
+def mean_defined(values) -> float | None:
+    """Mean over the values that are not None; None if all are."""
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None

@@ -1,15 +1,45 @@
-"""Decoding strategies, one per file, looked up by name."""
+"""Decoding strategies, one per file, looked up by name. `refine` (encoder-guided) runs
+around these samplers and lives in refine.py."""
+from __future__ import annotations
+
+import inspect
+
 from .base import Sampler
 from .confidence import ConfidenceSampler
+from .euler import EulerSampler
+from .remask import RemaskSampler
+from .sequential import SequentialSampler
+from .two_stage import TwoStageSampler
 
-SAMPLERS = {cls.name: cls for cls in (ConfidenceSampler,)}
+SAMPLERS = {cls.name: cls for cls in (ConfidenceSampler, SequentialSampler, EulerSampler,
+                                       RemaskSampler, TwoStageSampler)}
+STRATEGIES = (*SAMPLERS, "refine")
+
+
+def _accepted(cls) -> set[str]:
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            names |= set(inspect.signature(klass.__init__).parameters) - {"self", "kwargs"}
+    return names
 
 
 def get_sampler(name: str, **kwargs) -> Sampler:
+    """The sampler called `name`, given those of `kwargs` it takes (others are ignored, so
+    one SampleConfig can configure any strategy)."""
     if name not in SAMPLERS:
         from ..errors import UnembedError
-        raise UnembedError(f"unknown strategy {name!r}; choose from {', '.join(sorted(SAMPLERS))}")
-    return SAMPLERS[name](**kwargs)
+        raise UnembedError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    cls = SAMPLERS[name]
+    accepted = _accepted(cls)
+    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
-__all__ = ["Sampler", "ConfidenceSampler", "SAMPLERS", "get_sampler"]
+def make_sampler(sampling) -> Sampler:
+    """The sampler a SampleConfig names, configured by its fields."""
+    import dataclasses
+    return get_sampler(sampling.strategy, **dataclasses.asdict(sampling))
+
+
+__all__ = ["make_sampler", "Sampler", "ConfidenceSampler", "SequentialSampler", "EulerSampler", "RemaskSampler",
+           "TwoStageSampler", "SAMPLERS", "STRATEGIES", "get_sampler"]
