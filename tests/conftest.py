@@ -63,3 +63,51 @@ def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """`unembed serve` in a child process on a loopback port, as a user starts it."""
+
+    def __init__(self, *args: str):
+        import time
+        import urllib.request
+        self.url = f"http://127.0.0.1:{free_port()}"
+        port = self.url.rsplit(":", 1)[1]
+        self.log = open(os.devnull, "w")
+        self.process = subprocess.Popen([sys.executable, "-m", "unembed.cli", "serve", "--port", port, *args],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("server did not answer /health in 120 s")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_run):
+    """Serves the tiny memorising model (as `tiny`, the default) and the shipped `en`."""
+    server = LiveServer("--model", f"tiny={tiny_run / 'last' / 'model'}", "--model", "en",
+                        "--cors-origins", "http://example.test", "--max-batch", "16")
+    yield server
+    server.stop()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import DataConfig, ModelConfig, SampleConfig, TrainConfig, add_arguments, from_args
+from .config import DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
 from .errors import UnembedError
 
 EXIT_BAD_INPUT = 2
@@ -112,6 +112,19 @@ def cmd_export(args) -> None:
     print(out)
 
 
+def cmd_serve(args) -> None:
+    try:
+        from .server import serve
+    except ImportError as exc:
+        raise UnembedError(f"serving needs the server extra ({exc.name} is missing): "
+                           "pip install 'unembed[server]'") from None
+    models = {}
+    for spec in args.model or []:  # NAME=FOLDER, or a shipped name / folder named after itself
+        name, _, path = spec.partition("=")
+        models[name if path else Path(spec).name] = path or spec
+    serve(models or None, from_args(ServeConfig, args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unembed", description="Turn embedding vectors back into text.")
     parser.add_argument("--version", action="version", version=f"unembed {__version__}")
@@ -150,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, TrainConfig)
     add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", "encoder"))
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("serve", help="REST API and demo page (http://127.0.0.1:8000/)")
+    p.add_argument("--model", action="append", help="NAME=FOLDER or a shipped name; repeat to serve "
+                                                    "several, the first is the default (default: all shipped)")
+    add_arguments(p, ServeConfig)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", help="copy a model folder, e.g. to float16 for shipping")
     p.add_argument("source")

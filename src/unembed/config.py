@@ -89,6 +89,18 @@ class SampleConfig:
     encoder_budget: int = 64         # refine: most encoder calls per text
 
 
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"          # address to listen on (0.0.0.0 to serve other machines)
+    port: int = 8000                 # TCP port
+    device: str = "auto"             # where models run: auto | cpu | cuda
+    max_batch: int = 64              # most vectors or texts in one request
+    max_text_chars: int = 2000       # longest text accepted by /v1/embed and the page
+    max_body_bytes: int = 4_000_000  # largest request body
+    max_concurrent: int = 2          # requests decoding at once; more get 503 with Retry-After
+    cors_origins: str = ""           # comma-separated origins allowed by CORS ('*' for any; '' = none)
+
+
 def to_dict(cfg) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
@@ -142,5 +154,5 @@ def from_args(cls, args: argparse.Namespace, **base):
     return from_dict(cls, values)
 
 
-__all__ = ["ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "field",
+__all__ = ["ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
            "add_arguments", "from_args", "from_dict", "to_dict", "write_json"]

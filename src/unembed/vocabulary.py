@@ -107,6 +107,10 @@ class Vocabulary:
         codes = codes[codes >= len(SPECIALS)]
         return self.tokenizer.decode(self.kept_ids[codes - len(SPECIALS)].tolist())
 
+    def pieces(self, codes) -> list[str]:
+        """The text of each code on its own ('' for PAD and MASK): what a token grid shows."""
+        return [self.decode([c]) if c >= len(SPECIALS) else "" for c in np.asarray(codes).tolist()]
+
     def token_strings(self) -> list[str]:
         return SPECIALS + [self.tokenizer.id_to_token(int(i)) or "" for i in self.kept_ids]
 

@@ -6,7 +6,9 @@ encoder calls instead of thousands:
      lengths, and samples at a temperature;
   2. re-embed them and keep the best by cosine to the target;
   3. mask again the best text's least confident positions (a different share and a little
-     noise per candidate; some candidates also gain or lose a position), decode again;
+     noise per candidate; some candidates also gain or lose a position), and decode again,
+     half the candidates conditioned on the target pushed away from the best text's own
+     embedding (target + (target - best)), so that what the text still misses weighs more;
   4. repeat for `rounds` rounds (each in half the steps: less is masked), never losing the
      best text so far.
 A text proposed twice for the same vector is embedded once. `encoder_budget` caps the calls
@@ -22,6 +24,7 @@ from ..vocabulary import MASK, PAD
 from . import make_sampler
 
 SHARES = (0.15, 0.3, 0.5)   # shares of the text masked again, cycled over the candidates
+STEER = (0.0, 1.0)          # how far candidates are pushed from the best text's embedding
 
 
 class EncoderRefiner:
@@ -43,7 +46,8 @@ class EncoderRefiner:
         best = self.keep_best(codes, confidence, target, None)
         for _ in range(self.rounds):
             codes, confidence = self.vary(best, N)
-            codes, confidence = self.decode(many, codes, max(1, self.sampling.steps // 2),
+            codes, confidence = self.decode(self.steered(target, best, N).to(many), codes,
+                                            max(1, self.sampling.steps // 2),
                                             greedy_every=N, confidence=confidence)
             best = self.keep_best(codes, confidence, target, best)
         max_len = self.inverter.model.config.max_len
@@ -92,11 +96,13 @@ class EncoderRefiner:
             vectors = self.encoder.encode([t for _, t in new])
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             for (b, t), v in zip(new, vectors):
-                self.seen[b][t] = float(v @ target[b])
-        score = torch.tensor([self.seen[i // N][t] for i, t in enumerate(texts)]).view(B, N)
+                self.seen[b][t] = (float(v @ target[b]), v)
+        score = torch.tensor([self.seen[i // N][t][0] for i, t in enumerate(texts)]).view(B, N)
         pick = score.argmax(dim=1)                                         # (B,)
         rows = torch.arange(B) * N + pick
-        found = {"codes": codes[rows], "confidence": confidence[rows], "score": score[torch.arange(B), pick]}
+        embedding = torch.from_numpy(np.stack([self.seen[i // N][texts[i]][1] for i in rows.tolist()]))
+        found = {"codes": codes[rows], "confidence": confidence[rows], "score": score[torch.arange(B), pick],
+                 "embedding": embedding.float()}
         if best is None:
             return found
         better = found["score"] > best["score"]
@@ -107,8 +113,17 @@ class EncoderRefiner:
             a = torch.nn.functional.pad(found[key], (0, L - found[key].shape[1]), value=fill)
             b = torch.nn.functional.pad(best[key], (0, L - best[key].shape[1]), value=fill)
             merged[key] = torch.where(better[:, None], a, b)
-        merged["score"] = torch.where(better, found["score"], best["score"])
+        for key in ("score", "embedding"):
+            merged[key] = torch.where(better.view(-1, *[1] * (found[key].dim() - 1)), found[key], best[key])
         return merged
+
+    def steered(self, target: np.ndarray, best: dict, N: int) -> torch.Tensor:
+        """Condition each candidate on the target pushed away from the best text's embedding,
+        target + a (target - best), a cycling over STEER: what the text still misses weighs
+        more. (B*N, D)"""
+        t = torch.from_numpy(target).float()
+        a = torch.tensor([STEER[j % len(STEER)] for j in range(N)]).repeat(len(t))[:, None]
+        return t.repeat_interleave(N, dim=0) + a * (t - best["embedding"]).repeat_interleave(N, dim=0)
 
     def vary(self, best: dict, N: int) -> tuple[torch.Tensor, torch.Tensor]:
         """N partly masked copies of each best text, and their tokens' confidence. (B*N, L')"""

@@ -1,0 +1,49 @@
+"""The models a server offers, by name, each loaded on first use and then shared."""
+from __future__ import annotations
+
+import threading
+
+from fastapi import HTTPException
+
+from ..config import to_dict
+from ..errors import UnembedError
+from ..pipeline import SHIPPED, Inverter, resolve_checkpoint
+from ..sampling import STRATEGIES
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").is_file()) if SHIPPED.is_dir() else []
+
+
+class ModelRegistry:
+    def __init__(self, specs: dict[str, str] | None, device: str = "auto"):
+        """specs: name -> checkpoint folder or shipped name; the first is the default.
+        Every folder is checked now, so a wrong path stops the server before it starts."""
+        self.specs = dict(specs) if specs else {name: name for name in shipped_models()}
+        if not self.specs:
+            raise UnembedError("no model to serve: pass --model NAME_OR_FOLDER")
+        for spec in self.specs.values():
+            resolve_checkpoint(spec)
+        self.default = next(iter(self.specs))
+        self.device = device
+        self._loaded: dict[str, Inverter] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str | None) -> tuple[str, Inverter]:
+        name = name or self.default
+        if name not in self.specs:
+            raise HTTPException(404, f"model {name!r} is not served here; GET /v1/models lists those that are")
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = Inverter.from_pretrained(self.specs[name], device=self.device)
+        return name, self._loaded[name]
+
+    def describe(self) -> list[dict]:
+        rows = []
+        for name in self.specs:
+            _, inverter = self.get(name)
+            c = inverter.model.config
+            rows.append({"name": name, "default": name == self.default, "encoder": c.encoder,
+                         "dim": c.cond_dim, "max_len": c.max_len, "strategies": list(STRATEGIES),
+                         "sampling": to_dict(inverter.sampling)})
+        return rows

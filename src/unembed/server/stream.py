@@ -1,0 +1,92 @@
+"""One inversion as a stream of events for the page: 'start', one 'step' per denoising step
+with the state of every position, then 'done' with the text and its scores."""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..config import SampleConfig
+from ..eval.metrics import cosine_rows, token_accuracy
+from ..vocabulary import MASK
+
+# A position's state after a step: still masked; revealed at this step for the first time;
+# revealed again with another token than before (remasking strategies); unchanged.
+MASKED, NEW, CHANGED, KEPT = "masked", "new", "changed", "kept"
+
+
+def position_states(before: list[int], after: list[int], shown: list[int | None]) -> list[str]:
+    """before/after: codes of one text around a step; shown: the last token each position
+    displayed before (None if never revealed)."""
+    states = []
+    for old, new, last in zip(before, after, shown):
+        if new == MASK:
+            states.append(MASKED)
+        elif old != MASK:
+            states.append(KEPT if new == old else CHANGED)
+        else:
+            states.append(NEW if last is None else (KEPT if last == new else CHANGED))
+    return states
+
+
+def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, reference: str | None = None,
+                   model: str = "", on_finish: Callable[[], None] = lambda: None) -> Iterator[tuple[str, dict]]:
+    """Start decoding `vector` (1, D) in a thread now; returns the events as they come.
+    `on_finish` runs when the decoding ends, even if nobody reads the events."""
+    v = torch.from_numpy(vector).to(inverter.device)
+    length = inverter.lengths_for(v)
+    n = int(length[0])
+    steps: queue.Queue = queue.Queue()
+
+    def run():
+        try:
+            codes = inverter.generate(v, sampling, lengths=length, callback=lambda i, c, conf: steps.put(
+                ("step", i, c[0, :n].tolist(), conf[0, :n].tolist())))
+            steps.put(("end", codes[0, :n].tolist()))
+        except Exception as exc:  # reported to the client as an event
+            steps.put(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            on_finish()
+
+    threading.Thread(target=run, daemon=True, name="unembed-stream").start()
+    return _events(inverter, vector, sampling, reference, model, n, steps)
+
+
+def _events(inverter, vector, sampling, reference, model, n, steps):
+    vocab = inverter.vocab
+    yield "start", {"model": model, "strategy": sampling.strategy, "steps": sampling.steps, "length": n,
+                    "vector": {"dim": int(vector.shape[1]), "norm": float(np.linalg.norm(vector[0])),
+                               "values": [round(float(x), 5) for x in vector[0]]}}
+    before, shown = [MASK] * n, [None] * n
+    while True:
+        kind, *payload = steps.get()
+        if kind == "error":
+            yield "error", {"error": payload[0]}
+            return
+        if kind == "step":
+            index, codes, confidence = payload
+            states = position_states(before, codes, shown)
+            shown = [c if c != MASK else s for c, s in zip(codes, shown)]
+            before = codes
+            yield "step", {"step": index, "tokens": vocab.pieces(codes), "states": states,
+                           "confidence": [round(float(x), 3) for x in confidence]}
+            continue
+        codes = payload[0]
+        text = vocab.decode(codes)
+        done = {"text": text, "tokens": vocab.pieces(codes)}
+        try:
+            again = inverter.encoder.encode([text or " "])
+            done["cosine"] = float(cosine_rows(vector, again)[0])
+        except Exception:  # a black-box inverter has no encoder to check with
+            done["cosine"] = None
+        if reference is not None:
+            L = inverter.model.config.max_len
+            ref_text, ref_ids = vocab.truncate(reference, L)
+            done["reference"] = ref_text.strip()
+            done["reference_tokens"] = vocab.pieces(vocab.encode([ref_text], L)[0][:len(ref_ids)])
+            done["token_accuracy"] = token_accuracy(ref_ids, vocab.tokenize([text])[0][:L])
+        yield "done", done
+        return
