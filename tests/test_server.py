@@ -137,3 +137,10 @@ def test_a_full_server_answers_503_with_retry_after(encoder):
         assert call(server, "/v1/invert", {"vectors": vectors[:1]})[0] == 200  # the slot came back
     finally:
         server.stop()
+
+
+def test_serve_with_a_missing_model_folder_exits_2_with_one_line(tmp_path):
+    from conftest import run_cli
+    done = run_cli("serve", "--model", tmp_path / "nowhere", "--port", 1, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("unembed: error: model not found")
