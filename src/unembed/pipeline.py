@@ -106,11 +106,13 @@ class Inverter:
         lengths = (codes != PAD).sum(dim=1)
         sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
         ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
+        conditioning = self.model.conditioning(vectors)   # the same at every step
         for i in range(steps):
             if not (codes == MASK).any():
                 break  # every row has fewer masked positions than the number of steps
             masked = codes == MASK
-            logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged).logits
+            logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
+                                conditioning=conditioning).logits
             codes = sampler.step(i, logits, codes)                         # logits (n, V): masked only
             if callback is not None:
                 callback(i, codes, sampler.confidence)

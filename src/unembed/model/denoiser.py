@@ -30,6 +30,14 @@ class DenoiserOutput(NamedTuple):
     length: torch.Tensor | None        # length logits (B, max_len); index i means i + 1 tokens
 
 
+class Conditioning(NamedTuple):
+    """What the vector alone decides: computed once per decode, not at every step."""
+    v: torch.Tensor                    # (B, D) unit vectors scaled by sqrt(D)
+    c_vec: torch.Tensor                # (B, C) the AdaLN condition before the time embedding
+    prefix: torch.Tensor | None        # (B, P, C) prefix tokens
+    lexical: torch.Tensor | None       # (B, V) bag-of-tokens prior logits
+
+
 class ConditionalMDLM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -81,23 +89,35 @@ class ConditionalMDLM(nn.Module):
             raise ValueError("this model has no length head: it pads every text to max_len")
         return self.length(self.condition(vectors))
 
+    def conditioning(self, vectors: torch.Tensor) -> Conditioning:
+        B, P = vectors.shape[0], self.config.prefix_tokens
+        v = self.condition(vectors)
+        return Conditioning(
+            v, self.cond(v),
+            self.prefix(v).view(B, P, -1) if P else None,
+            F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight)
+            if self.lexical is not None else None)
+
     def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
                 select: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
-                length_vectors: torch.Tensor | None = None) -> DenoiserOutput:
+                length_vectors: torch.Tensor | None = None,
+                conditioning: Conditioning | None = None) -> DenoiserOutput:
         """codes (B, L) with MASK where unknown; vectors (B, D); mask_ratio (B,).
         `select` (B, L): compute logits only where True. `lengths` (B,): rows shorter than L
         are padded; their padding takes no part in attention (needs a length head).
         `length_vectors` (E, D): more vectors for the length head only (its logits then
         cover B + E rows). Training batches hold one length each, so the head learns from
-        these, a random sample, and not from a batch whose answer is the same for every row."""
+        these, a random sample, and not from a batch whose answer is the same for every row.
+        `conditioning`: `self.conditioning(vectors)` computed beforehand, as decoding does
+        once for all its steps; the length logits are then left out (None)."""
         B, L = codes.shape
-        v = self.condition(vectors)
-        c_vec = self.cond(v)                                      # (B, C)
+        given = conditioning is not None
+        v, c_vec, prefix, lexical = conditioning if given else self.conditioning(vectors)
         c = c_vec if self.time is None else c_vec + self.time(timestep_embedding(mask_ratio, 256))
         x = self.tok_emb(codes)                                   # (B, L, C)
         P = self.config.prefix_tokens
         if P:
-            x = torch.cat([self.prefix(v).view(B, P, -1), x], dim=1)  # (B, P + L, C)
+            x = torch.cat([prefix, x], dim=1)                     # (B, P + L, C)
         x = x + self.pos_emb[:P + L]
         keys = None
         if lengths is not None:  # (B, 1, 1, P + L): True where a key takes part
@@ -105,8 +125,6 @@ class ConditionalMDLM(nn.Module):
         for block in self.blocks:
             x = block(x, c, keys)
         h = self.final(x, c)[:, P:]                               # (B, L, C)
-        lexical = (F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight)
-                   if self.lexical is not None else None)         # (B, V)
         if select is not None:
             rows = select.nonzero(as_tuple=True)[0]
             h = h[select]                                         # (n, C)
@@ -117,7 +135,7 @@ class ConditionalMDLM(nn.Module):
         if self.length is not None:
             logits[..., PAD] = float("-inf")                      # the length head sets the length
         length = None
-        if self.length is not None:
+        if self.length is not None and not given:
             length = self.length(v if length_vectors is None else
                                  torch.cat([v, self.condition(length_vectors)]))
         return DenoiserOutput(logits, lexical, length)
