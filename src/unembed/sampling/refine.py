@@ -40,9 +40,9 @@ class EncoderRefiner:
         """vectors (B, D) -> best codes (B, max_len), encoder calls per vector."""
         B, N = vectors.shape[0], self.candidates
         many = vectors.repeat_interleave(N, dim=0)                          # (B*N, D)
-        self.seen = [dict() for _ in range(B)]                            # text -> cosine
+        self.seen = [dict() for _ in range(B)]       # per vector: text -> (cosine, unit embedding)
         target = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()
-        codes, confidence = self.propose(many, B)
+        codes, confidence = self.propose(many)
         best = self.keep_best(codes, confidence, target, None)
         for _ in range(self.rounds):
             codes, confidence = self.vary(best, N)
@@ -54,7 +54,7 @@ class EncoderRefiner:
         out = torch.nn.functional.pad(best["codes"], (0, max_len - best["codes"].shape[1]), value=PAD)
         return out, [len(s) for s in self.seen]
 
-    def propose(self, many: torch.Tensor, B: int):
+    def propose(self, many: torch.Tensor):
         """Round one: candidate i of each vector takes the i-th most likely length (cycling
         over the top four); the first of each length is decoded greedily, the rest sampled."""
         N = self.candidates
