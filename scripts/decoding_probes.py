@@ -1,0 +1,100 @@
+"""Small decoding experiments behind docs/experiments-en.md section 6, on the tuning slice of
+the held-out split (kept apart from the reported texts). Each prints one JSON line per variant.
+
+    python scripts/decoding_probes.py refine-variants --n 48 --threads 1
+    python scripts/decoding_probes.py oracle-length --n 128 --threads 1
+    python scripts/decoding_probes.py int8 --n 64 --threads 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+import torch
+
+import unembed
+from unembed.eval import evaluate, metrics
+from unembed.sampling import refine
+
+REFINE_VARIANTS = {  # name: (STEER, SHARES)
+    "no steering": ((0.0,), (0.15, 0.3, 0.5)),
+    "steer 0, 1 (shipped)": ((0.0, 1.0), (0.15, 0.3, 0.5)),
+    "steer 0, 0.5, 1, 2": ((0.0, 0.5, 1.0, 2.0), (0.15, 0.3, 0.5)),
+    "steer 0, 1; shares 5/15/30%": ((0.0, 1.0), (0.05, 0.15, 0.3)),
+    "steer 0, 1; shares 30/50/70%": ((0.0, 1.0), (0.3, 0.5, 0.7)),
+}
+
+
+def summary(result: dict) -> dict:
+    return {k: round(result[k], 4) for k in ("token_accuracy", "token_f1", "cosine", "exact_match")}
+
+
+def refine_variants(inverter, texts, vectors):
+    print(json.dumps({"variant": "confidence, no encoder",
+                      **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
+    for name, (steer, shares) in REFINE_VARIANTS.items():
+        refine.STEER, refine.SHARES = steer, shares
+        r = evaluate(inverter, texts, vectors=vectors, show_progress=False, strategy="refine")
+        print(json.dumps({"variant": name, **summary(r), "encoder_calls_per_text": r["encoder_calls"] / len(texts)}))
+
+
+def oracle_length(inverter, texts, vectors):
+    """Token accuracy with the length head's guess against the true length."""
+    L = inverter.model.config.max_len
+    refs = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
+    v = torch.from_numpy(vectors)
+    true = torch.tensor([len(r) for r in ref_ids])
+    for name, lengths in (("length head", None), ("true length", true)):
+        codes = inverter.generate(v, inverter.sampling, lengths=lengths).numpy()
+        hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize([inverter.vocab.decode(c) for c in codes])]
+        acc = np.mean([metrics.token_accuracy(r, h) for r, h in zip(ref_ids, hyp_ids)])
+        print(json.dumps({"lengths": name, "token_accuracy": round(float(acc), 4)}))
+
+
+def int8(inverter, texts, vectors):
+    """Dynamic int8 quantisation of the transformer's linear layers: speed and accuracy."""
+    def speed():
+        inverter.invert(vectors[:1])
+        start = time.perf_counter()
+        for i in range(20):
+            inverter.invert(vectors[i:i + 1])
+        per_text = (time.perf_counter() - start) / 20
+        start = time.perf_counter()
+        inverter.invert(vectors[:64], batch_size=64)
+        return 1000 * per_text, 64 / (time.perf_counter() - start)
+    for name in ("float32", "int8 linears"):
+        if name != "float32":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                inverter.model = torch.ao.quantization.quantize_dynamic(inverter.model, {torch.nn.Linear},
+                                                                        dtype=torch.qint8)
+        ms, per_s = speed()
+        print(json.dumps({"weights": name, "ms_per_text_batch1": round(ms, 1), "inversions_per_s_batch64":
+                          round(per_s, 1), **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8"])
+    p.add_argument("--model", default="en")
+    p.add_argument("--texts", default="data/prepared/en/heldout.txt")
+    p.add_argument("--start", type=int, default=1744, help="first line of --texts (the tuning slice)")
+    p.add_argument("--n", type=int, default=48)
+    p.add_argument("--threads", type=int, default=0)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    texts = open(args.texts, encoding="utf-8").read().splitlines()[args.start:args.start + args.n]
+    inverter = unembed.load(args.model, device="cpu")
+    L = inverter.model.config.max_len
+    vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
+    {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8}[args.probe](
+        inverter, texts, vectors)
+
+
+if __name__ == "__main__":
+    main()
