@@ -8,7 +8,7 @@ from unembed.errors import UnembedError
 
 
 def test_minilm_from_pypi_gives_normalised_384d_vectors_that_rank_meaning(encoder):
-    assert encoder.dim == 384 and encoder.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert encoder.dim == 384 and encoder.name == "all-MiniLM-L6-v2"  # the preset, by its hub id too
     v = encoder.encode(["A cat sleeps on the sofa.", "A kitten naps on the couch.",
                         "Interest rates rose sharply in March."])
     assert v.shape == (3, 384) and v.dtype == np.float32

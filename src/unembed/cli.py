@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
+from .encoders import ENCODER_FIELDS
 from .errors import UnembedError
 
 EXIT_BAD_INPUT = 2
@@ -91,7 +92,8 @@ def cmd_prepare(args) -> None:
 
 def cmd_train(args) -> None:
     from .train import train
-    run = train(from_args(TrainConfig, args), from_args(ModelConfig, args))
+    size = MODEL_SIZES.get(args.size, {}) if args.size else {}
+    run = train(from_args(TrainConfig, args), from_args(ModelConfig, args, **size))
     print(run / "last" / "model")
 
 
@@ -123,6 +125,32 @@ def cmd_serve(args) -> None:
         name, _, path = spec.partition("=")
         models[name if path else Path(spec).name] = path or spec
     serve(models or None, from_args(ServeConfig, args))
+
+
+def cmd_encoders(args) -> None:
+    """The encoder presets and their recipes; or write a random-weight stand-in of one."""
+    from .encoders import PRESETS
+    if args.stand_in:
+        from .data.corpus import read_texts
+        from .encoders.stand_in import make_stand_in
+        if not args.out:
+            raise UnembedError("--stand-in needs --out FOLDER")
+        texts = read_texts(args.texts) if args.texts else None
+        print(make_stand_in(args.stand_in, args.out, hidden=args.hidden, layers=args.layers, texts=texts))
+        return
+    if args.json:
+        print(json.dumps([p.to_dict() for p in PRESETS.values()], ensure_ascii=False, indent=2))
+        return
+    rows = [("preset", "hub model", "dim", "pooling", "after pooling", "document / query prompt", "matryoshka")]
+    for p in PRESETS.values():
+        after = "".join(f"Dense {i}->{o}, " for i, o in p.dense) + ("Normalize" if p.normalize else "-")
+        prompts = " / ".join(repr(p.prompts[k]) if k in p.prompts else "-" for k in ("document", "query"))
+        rows.append((p.name, p.model_id, str(p.dim), p.pooling, after.rstrip(", "),
+                     prompts if len(prompts) < 48 else prompts[:45] + "...",
+                     ",".join(map(str, p.matryoshka)) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an inverter on a prepared folder")
     add_arguments(p, TrainConfig)
-    add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", "encoder"))
+    p.add_argument("--size", choices=sorted(MODEL_SIZES), help="a named model shape: " + "; ".join(
+        f"{k}: {', '.join(f'{n}={v}' for n, v in shape.items())}" for k, shape in MODEL_SIZES.items()))
+    add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", *ENCODER_FIELDS))
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", help="REST API and demo page (http://127.0.0.1:8000/)")
@@ -169,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "several, the first is the default (default: all shipped)")
     add_arguments(p, ServeConfig)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("encoders", help="list the encoder presets and their recipes (--json for all fields)")
+    p.add_argument("--json", action="store_true", help="every field of every recipe as JSON")
+    p.add_argument("--stand-in", metavar="PRESET", help="write a random-weight copy of PRESET's "
+                   "architecture and recipe to --out (runs the pipeline offline)")
+    p.add_argument("--out", help="folder for --stand-in")
+    p.add_argument("--texts", help="--stand-in of a T5 model: texts to train its small tokenizer on")
+    p.add_argument("--hidden", type=int, default=32, help="--stand-in width (default: 32)")
+    p.add_argument("--layers", type=int, default=2, help="--stand-in depth (default: 2)")
+    p.set_defaults(func=cmd_encoders)
 
     p = sub.add_parser("export", help="copy a model folder, e.g. to float16 for shipping")
     p.add_argument("source")

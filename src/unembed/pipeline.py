@@ -82,12 +82,15 @@ class Inverter:
     def encoder(self):
         """The encoder named in the checkpoint, loaded on first use."""
         if self._encoder is None:
-            from .encoders import load_encoder
-            name = self.model.config.encoder
-            if not name or name.startswith("black-box:"):
+            from .encoders import ENCODER_FIELDS, load_encoder_from
+            cfg = self.model.config
+            if not cfg.encoder or cfg.encoder.startswith("black-box:"):
                 raise UnembedError("this inverter was trained on black-box vectors: give vectors, "
                                    "not texts, or pass an encoder")
-            self._encoder = load_encoder(name, device=str(self.device))
+            settings = {k: getattr(cfg, k) for k in ENCODER_FIELDS}
+            if settings["encoder_path"] and not Path(settings["encoder_path"]).is_dir():
+                settings["encoder_path"] = ""  # the stand-in stayed on another machine: use the hub
+            self._encoder = load_encoder_from(settings, device=str(self.device))
         return self._encoder
 
     def lengths_for(self, vectors: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,11 @@ def train_bpe(texts: list[str], vocab_size: int) -> Tokenizer:
 
 
 def load_tokenizer(spec: str) -> Tokenizer:
-    """A tokenizer.json file, a folder holding one, or a Hugging Face model name (online)."""
+    """A tokenizer.json file, a folder holding one, an offline tokenizer name (qwen3, xlm-r,
+    gemma3: see tokenizer_sources), or a Hugging Face model name (online)."""
+    from .tokenizer_sources import OFFLINE_TOKENIZERS, offline_tokenizer
+    if spec in OFFLINE_TOKENIZERS:
+        return offline_tokenizer(spec)
     path = Path(spec)
     if path.is_dir():
         path = path / TOKENIZER_FILE

@@ -46,6 +46,23 @@ def _truncate_all(vocab: Vocabulary, texts: list[str], max_len: int) -> list[str
     return out
 
 
+def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
+    """What `--tokenizer encoder` means: the encoder's own tokenizer, from its preset's offline
+    source, its local folder, or the hub; black-box vectors have no encoder, so a BPE."""
+    if cfg.tokenizer != "encoder":
+        return cfg.tokenizer
+    if pairs:
+        return "bpe:16384"
+    from ..encoders import find_preset
+    folder = cfg.encoder_path or (cfg.encoder if Path(cfg.encoder).is_dir() else "")
+    preset = None if Path(cfg.encoder).is_dir() else find_preset(cfg.encoder)
+    if preset and preset.decoder_tokenizer != "encoder":
+        return preset.decoder_tokenizer
+    if folder and (Path(folder) / TOKENIZER_FILE).is_file():
+        return str(Path(folder) / TOKENIZER_FILE)
+    return preset.model_id if preset else cfg.encoder
+
+
 def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) -> None:
     """Rank 0: decide the texts of each split, the tokenizer, and save them."""
     if pairs:
@@ -64,11 +81,13 @@ def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) 
     if cfg.limit:
         train = train[:max(1, cfg.limit - len(heldout))]
 
-    if cfg.tokenizer.startswith("bpe:"):
-        logger.info("training a %s-token BPE on %d texts", cfg.tokenizer[4:], len(train))
-        tokenizer = train_bpe(train, int(cfg.tokenizer[4:]))
+    spec = _decoder_tokenizer(cfg, pairs)
+    if spec.startswith("bpe:"):
+        logger.info("training a %s-token BPE on %d texts", spec[4:], len(train))
+        tokenizer = train_bpe(train, int(spec[4:]))
     else:
-        tokenizer = load_tokenizer(cfg.tokenizer)
+        logger.info("decoder tokenizer: %s", spec)
+        tokenizer = load_tokenizer(spec)
     vocab = Vocabulary(tokenizer, [])
     tokenizer.save(str(folder / TOKENIZER_FILE))
     for split, split_texts in (("train", train), ("heldout", heldout)):
@@ -134,7 +153,8 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
         if device == "auto":
             import torch
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-        encoder = load_encoder(cfg.encoder, device=device)
+        encoder = load_encoder(cfg.encoder, device=device, path=cfg.encoder_path,
+                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim)
     _embed_shards(cfg, folder, encoder, rank, world)
 
     if rank != 0:
@@ -150,8 +170,13 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
                                        pad_id=cache.PAD_ID)
     vocab.save(folder)
     dim = int(np.load(cache.shard_paths(folder, "train", 0)[1], mmap_mode="r").shape[1])
-    meta = {"max_len": cfg.max_len, "dim": dim, "encoder": "black-box:" + str(pairs) if pairs
-            else getattr(encoder, "name", cfg.encoder), "counts": counts, "shards": n_shards,
+    if pairs:
+        recipe = {"encoder": "black-box:" + str(pairs)}
+    elif hasattr(encoder, "settings"):
+        recipe = encoder.settings()
+    else:
+        recipe = {"encoder": getattr(encoder, "name", cfg.encoder)}
+    meta = {"max_len": cfg.max_len, "dim": dim, **recipe, "counts": counts, "shards": n_shards,
             "vocab_size": len(vocab), "config": to_dict(cfg)}
     cache.atomic_write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
     logger.info("prepared %s: %s texts, vocabulary %d", folder, counts, len(vocab))

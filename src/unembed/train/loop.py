@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..config import ModelConfig, TrainConfig, from_dict, to_dict
 from ..data import cache
+from ..encoders import ENCODER_FIELDS
 from ..diffusion import get_schedule, mdlm_loss
 from ..errors import UnembedError
 from ..eval.metrics import cosine_rows, token_accuracy
@@ -56,8 +57,8 @@ class Evaluator:
         out.update(self.masked_loss(model, schedule))
         if self.cfg.eval_cosine and not str(self.meta["encoder"]).startswith("black-box:"):
             if self.encoder is None:
-                from ..encoders import load_encoder
-                self.encoder = load_encoder(self.meta["encoder"])
+                from ..encoders import load_encoder_from
+                self.encoder = load_encoder_from(self.meta)
             out["eval_cosine"] = float(cosine_rows(self.vectors, self.encoder.encode(hyps)).mean())
         return out
 
@@ -84,8 +85,9 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
     existing = find_checkpoint(Path(cfg.out)) if cfg.resume else None
     if existing is not None:  # a resumed run keeps the architecture it started with
         return from_dict(ModelConfig, json.loads((existing / "model" / "config.json").read_text()))
+    recorded = {k: meta[k] for k in ENCODER_FIELDS if k in meta}
     return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
-                                   "cond_dim": meta["dim"], "encoder": meta["encoder"]})
+                                   "cond_dim": meta["dim"], **recorded})
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
