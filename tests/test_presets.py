@@ -229,3 +229,22 @@ def test_reference_size_reproduces_the_published_shape():
     body = sum(p.numel() for n, p in model.named_parameters() if cfg.vocab_size not in p.shape)
     assert 75e6 < body < 100e6  # the reference: ~78M besides the vocabulary matrices
     assert model.config.max_len == 32
+
+
+def test_jina_prompt_names_choose_the_task_adapter(stand_ins):
+    folder = str(stand_ins["multilingual-e5-small"])  # XLM-R, the backbone jina-v3 adapts
+    doc = load_encoder("jina-embeddings-v3", path=folder)
+    query = load_encoder("jina-embeddings-v3", path=folder, prompt="query")
+    sts = load_encoder("jina-embeddings-v3", path=folder, prompt="text-matching")
+    assert (doc.task, query.task, sts.task) == ("retrieval.passage", "retrieval.query", "text-matching")
+    assert doc.prompt_text == "Represent the document for retrieval: " and sts.prompt_text == ""
+    assert doc.encode(["A text."]).shape == (1, 32)
+
+
+def test_a_half_precision_checkpoint_runs_in_float32_on_the_cpu(stand_ins, tmp_path):
+    folder = shutil.copytree(stand_ins["qwen3-embedding-0.6b"], tmp_path / "bf16")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "dtype": "bfloat16"}))
+    enc = load_encoder("qwen3-embedding-0.6b", path=str(folder))
+    assert {p.dtype for p in enc.model.parameters()} == {torch.float32}
+    assert np.isfinite(enc.encode(["Half precision weights."])).all()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import UnembedError
 from .base import Encoder
@@ -89,6 +90,10 @@ class SentenceTransformerEncoder(Encoder):
                                "folder or a name reachable on the hub") from exc
         if self.preset:
             check_pipeline(self.preset, self.model, Path(source) if local else None)
+        if str(device).startswith("cpu") and any(p.dtype in (torch.float16, torch.bfloat16)
+                                                 for p in self.model.parameters()):
+            logger.info("%s: float32 on the CPU (half-precision matmuls are slow on most CPUs)", name)
+            self.model.float()
         self.name = self.preset.name if self.preset else name
         self.path = path
         self.prompt = prompt or "none"
