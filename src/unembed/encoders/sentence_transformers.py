@@ -111,7 +111,7 @@ class SentenceTransformerEncoder(Encoder):
         vectors = self.model.encode(list(texts), prompt=self.prompt_text, batch_size=batch_size,
                                     show_progress_bar=show_progress, convert_to_numpy=True, **extra)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.full_dim)
-        return matryoshka_cut(vectors, self.dim if self.dim < self.full_dim else 0, self.renormalise)
+        return matryoshka_cut(vectors, self.dim, self.renormalise)
 
     def settings(self) -> dict:
         """What a checkpoint records to embed the same way again."""
