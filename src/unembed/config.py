@@ -30,6 +30,19 @@ class ModelConfig:
     encoder_prompt: str = "document"  # the prompt the vectors were embedded with
     encoder_dim: int = 0         # the Matryoshka dimension they were cut to (0 = full)
 
+    def validate(self) -> "ModelConfig":
+        """ValueError (one line) for values no model can have, e.g. from a damaged config.json."""
+        check_types(self)
+        positive = ("vocab_size", "max_len", "cond_dim", "hidden", "layers", "heads")
+        bad = [f"{name}={getattr(self, name)}" for name in positive if getattr(self, name) <= 0]
+        if bad or self.prefix_tokens < 0 or not 0 < self.mlp_ratio <= 64 or not 0 <= self.dropout < 1:
+            raise ValueError("out of range: " + ", ".join(bad or ["prefix_tokens, mlp_ratio or dropout"]))
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) is not a multiple of heads ({self.heads})")
+        if self.max_len > 4096 or self.vocab_size > 1_000_000 or self.hidden > 16384 or self.layers > 256:
+            raise ValueError("sizes beyond any inverter (max_len, vocab_size, hidden or layers)")
+        return self
+
 
 # Named model shapes for `unembed train --size NAME`; any flag given beside it still wins.
 MODEL_SIZES = {
@@ -112,6 +125,22 @@ class ServeConfig:
     max_body_bytes: int = 4_000_000  # largest request body
     max_concurrent: int = 2          # requests decoding at once; more get 503 with Retry-After
     cors_origins: str = ""           # comma-separated origins allowed by CORS ('*' for any; '' = none)
+
+
+def check_types(cfg) -> None:
+    """Each field has the type of its default (an int may stand for a float); else ValueError."""
+    for f in dataclasses.fields(cfg):
+        value, default = getattr(cfg, f.name), f.default
+        if default is dataclasses.MISSING:
+            continue
+        kind = type(default)
+        ok = (isinstance(value, bool) if kind is bool else
+              isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+              if kind is float else
+              isinstance(value, int) and not isinstance(value, bool) if kind is int else
+              isinstance(value, kind))
+        if not ok:
+            raise ValueError(f"{f.name} must be a {kind.__name__}, got {value!r}")
 
 
 def to_dict(cfg) -> dict[str, Any]:

@@ -24,16 +24,23 @@ from ..errors import UnembedError
 PAD_ID = -1
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+def _atomic(path: Path, suffix: str, write) -> None:
+    """write(tmp) then rename over path; a failed write (disk full) leaves no partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, ".tmp", lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    _atomic(path, ".tmp.npy", lambda tmp: np.save(tmp, array))
 
 
 def shard_paths(folder: Path, split: str, index: int) -> tuple[Path, Path]:

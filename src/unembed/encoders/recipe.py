@@ -25,7 +25,11 @@ def _dense_folders(folder: Path) -> list[Path]:
     modules = folder / "modules.json"
     if modules.is_file():
         entries = json.loads(modules.read_text())
-        return [folder / e["path"] for e in entries if e.get("type", "").endswith(".Dense")]
+        found = [folder / e["path"] for e in entries if e.get("type", "").endswith(".Dense")]
+        for path in found:
+            if not path.resolve().is_relative_to(folder.resolve()):
+                raise UnembedError(f"{modules} points outside its folder ({path}); refusing to load it")
+        return found
     return sorted((p for p in folder.glob("*_Dense") if p.is_dir()), key=lambda p: int(p.name.split("_")[0]))
 
 

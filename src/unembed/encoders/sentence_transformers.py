@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import UnembedError
-from .base import Encoder
+from .base import Encoder, check_texts
 from .presets import EncoderPreset, find_preset
 from .recipe import build_pipeline, check_dim, check_pipeline, matryoshka_cut, prompt_text
 
@@ -107,8 +107,9 @@ class SentenceTransformerEncoder(Encoder):
         self.renormalise = self.preset.normalize if self.preset else True
 
     def encode(self, texts, batch_size=64, show_progress=False):
+        texts = check_texts(texts)
         extra = {"task": self.task} if self.task else {}
-        vectors = self.model.encode(list(texts), prompt=self.prompt_text, batch_size=batch_size,
+        vectors = self.model.encode(texts, prompt=self.prompt_text, batch_size=batch_size,
                                     show_progress_bar=show_progress, convert_to_numpy=True, **extra)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.full_dim)
         return matryoshka_cut(vectors, self.dim, self.renormalise)

@@ -12,10 +12,15 @@ from ..errors import UnembedError
 
 def check_vectors(vectors: np.ndarray, dim: int | None = None, source: str = "vectors") -> np.ndarray:
     """(N, dim) finite float32, or a one-line UnembedError saying what is wrong."""
-    vectors = np.asarray(vectors, dtype=np.float32)
+    raw = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
+    if raw.dtype.kind == "c":
+        raise UnembedError(f"{source}: complex numbers are not embedding vectors; give real values")
+    if raw.dtype.kind not in "biuf":
+        raise UnembedError(f"{source}: expected numbers, got {raw.dtype} values")
+    vectors = raw.astype(np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
-    if vectors.ndim != 2 or vectors.shape[0] == 0:
+    if vectors.ndim != 2 or 0 in vectors.shape:
         raise UnembedError(f"{source}: expected a non-empty (N, dim) array, got shape {vectors.shape}")
     if dim is not None and vectors.shape[1] != dim:
         raise UnembedError(f"{source}: vectors have dimension {vectors.shape[1]} but the model "
@@ -24,7 +29,7 @@ def check_vectors(vectors: np.ndarray, dim: int | None = None, source: str = "ve
     if bad.any():
         raise UnembedError(f"{source}: row {int(np.argmax(bad))} contains NaN or infinity; "
                            "remove or recompute it")
-    if (np.linalg.norm(vectors, axis=1) == 0).any():
+    if (np.abs(vectors).max(axis=1) == 0).any():
         raise UnembedError(f"{source}: a vector is all zeros; it carries no text to recover")
     return vectors
 
@@ -79,8 +84,9 @@ def read_pairs(path: str | Path, need_texts: bool = True) -> tuple[list[str | No
             raise UnembedError(f"{path}: unknown format; use .npy, .jsonl or .parquet")
     except UnembedError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
-        raise UnembedError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # numpy, json and arrow each fail in their own way on damaged files
+        detail = str(exc).splitlines()[0][:160] if str(exc) else "damaged or empty file"
+        raise UnembedError(f"cannot read {path}: {type(exc).__name__}: {detail}") from None
     vectors = check_vectors(vectors, source=str(path))
     if len(texts) != len(vectors):
         raise UnembedError(f"{path}: {len(texts)} texts but {len(vectors)} vectors")

@@ -156,8 +156,10 @@ class ConditionalMDLM(nn.Module):
             raise UnembedError(f"{folder} is not a model folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
         try:
             values = json.loads((folder / CONFIG_FILE).read_text())
+            if not isinstance(values, dict):
+                raise ValueError("expected a JSON object")
             values.setdefault("length_head", False)  # folders written before the length head existed
-            config = from_dict(ModelConfig, values)
+            config = from_dict(ModelConfig, values).validate()
             model = cls(config)
         except (ValueError, TypeError) as exc:  # bad JSON, or values no model can have
             raise UnembedError(f"{folder / CONFIG_FILE} is not a valid model config: {exc}") from None

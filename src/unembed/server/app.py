@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import ServeConfig
@@ -47,9 +48,10 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"])
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_, exc: HTTPException):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's and Starlette's own (unparsable body, 404, 405)
+    async def http_error(_, exc: StarletteHTTPException):
+        detail = exc.detail if exc.status_code != 400 else f"the body is not valid JSON ({exc.detail})"
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_, exc: RequestValidationError):

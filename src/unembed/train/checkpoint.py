@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import UnembedError
+
 
 def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     state = optimizer.state_dict()
@@ -46,19 +48,26 @@ def replace_dir(tmp: Path, final: Path) -> None:
 def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, state: dict,
                     generator: torch.Generator) -> None:
     """save_model(folder) writes the model folder; the rest is training state."""
+    for stale in run.glob(".tmp-*"):  # left by a run killed while saving
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = run / f".tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    save_model(tmp / "model")
-    train_state = tmp / "train_state"
-    train_state.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(train_state / "weights.safetensors"))
-    tensors, meta = _flatten_optimizer(optimizer)
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.generator"] = generator.get_state()
-    save_file(tensors, str(train_state / "optimizer.safetensors"))
-    (train_state / "state.json").write_text(json.dumps({**state, **meta}, indent=1))
+    try:
+        save_model(tmp / "model")
+        train_state = tmp / "train_state"
+        train_state.mkdir(parents=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  str(train_state / "weights.safetensors"))
+        tensors, meta = _flatten_optimizer(optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.generator"] = generator.get_state()
+        save_file(tensors, str(train_state / "optimizer.safetensors"))
+        (train_state / "state.json").write_text(json.dumps({**state, **meta}, indent=1))
+    except Exception as exc:  # disk full, file too large, quota (safetensors has its own error type)
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = "the previous checkpoint in last/ is intact" if (run / "last").exists() else "no checkpoint yet"
+        raise UnembedError(f"could not write the checkpoint at step {state.get('step')} in {run} "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
+                           f"{kept}; free space and rerun to resume") from None
     replace_dir(tmp, run / "last")
 
 

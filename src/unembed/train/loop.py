@@ -90,6 +90,22 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
                                    "cond_dim": meta["dim"], **recorded})
 
 
+def trim_log(path: Path, step: int) -> None:
+    """Drop what a killed run logged after its last checkpoint (those steps run again on resume),
+    and a line cut short by the kill."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line)
+    cache.atomic_write_bytes(path, "".join(k + "\n" for k in kept).encode())
+
+
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     """Train (or resume) a run; returns the run folder. Its last/model is the EMA model."""
     # 1. devices, threads, processes
@@ -165,6 +181,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
             indent=2))
         logger.info("model: %.2fM parameters (%.2fM without vocabulary), vocabulary %d",
                     model.num_parameters(False) / 1e6, model.num_parameters() / 1e6, len(vocab))
+        if existing is not None:
+            trim_log(run / "log.jsonl", step)
     log = open(run / "log.jsonl", "a") if rank == 0 else None
 
     # 4. the loop
@@ -176,62 +194,64 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
         return {"elapsed": spent["elapsed"] + time.time() - start,
                 "cpu_seconds": spent["cpu_seconds"] + time.process_time() - cpu_start}
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0)
-    while step < cfg.steps and not stop:
-        #   a. batch and learning rate
-        idx = torch.from_numpy(batches.next())
-        width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]  # one length per batch
-        batch_codes, batch_vectors = codes[idx, :width].to(device), vectors[idx].to(device)
-        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        #   b. forward, backward, clip, update
-        model.train()
-        with autocast:
-            length_sample = None
-            if mcfg.length_head:  # a random sample of all lengths for the length head
-                pick = torch.from_numpy(np.random.default_rng([cfg.seed, rank, step]).integers(
-                    0, len(codes), cfg.length_sample))
-                length_sample = (vectors[pick].to(device), lengths[pick].to(device))
-            parts = mdlm_loss(ddp_model, batch_codes, batch_vectors, schedule, generator,
-                              cfg.loss_weighting, cfg.lexical_weight, length_sample)
-        optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        ema.update(model, step)
-        step += 1
-        tokens += int(lengths[idx].sum()) * world  # text tokens, padding not counted
-        #   c. log, evaluate, save
-        if rank == 0:
-            bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['masked_acc'].item():.3f}")
-            if step % 50 == 0 or step == 1:
-                log.write(json.dumps({"step": step, "lr": lr, "grad_norm": float(grad_norm),
-                                      "tokens_per_s": tokens / (time.time() - start), **clocks(),
-                                      **{k: float(v.detach()) for k, v in parts.items()}}) + "\n")
-                log.flush()
-        stop = (cfg.time_budget > 0 and (time.time() - start) / 60 > cfg.time_budget) \
-            or step == cfg.stop_at
-        stop = dist.any_true(stop, device)
-        if step % cfg.eval_every == 0 or step == cfg.steps or stop:
+    try:
+        while step < cfg.steps and not stop:
+            #   a. batch and learning rate
+            idx = torch.from_numpy(batches.next())
+            width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]  # one length per batch
+            batch_codes, batch_vectors = codes[idx, :width].to(device), vectors[idx].to(device)
+            lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            #   b. forward, backward, clip, update
+            model.train()
+            with autocast:
+                length_sample = None
+                if mcfg.length_head:  # a random sample of all lengths for the length head
+                    pick = torch.from_numpy(np.random.default_rng([cfg.seed, rank, step]).integers(
+                        0, len(codes), cfg.length_sample))
+                    length_sample = (vectors[pick].to(device), lengths[pick].to(device))
+                parts = mdlm_loss(ddp_model, batch_codes, batch_vectors, schedule, generator,
+                                  cfg.loss_weighting, cfg.lexical_weight, length_sample)
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            ema.update(model, step)
+            step += 1
+            tokens += int(lengths[idx].sum()) * world  # text tokens, padding not counted
+            #   c. log, evaluate, save
             if rank == 0:
-                ema.copy_to(eval_model)
-                result = {"step": step, **clocks(), **evaluator(eval_model, schedule)}
-                logger.info("eval %s", result)
-                log.write(json.dumps(result) + "\n")
-                log.flush()
-                if result.get("eval_token_accuracy", -1) > best:
-                    best = result["eval_token_accuracy"]
-                    tmp = run / ".best-tmp"
-                    if tmp.exists():
-                        shutil.rmtree(tmp)
-                    save_ema_model(tmp)
-                    replace_dir(tmp, run / "best")
-            dist.barrier()
-        if step % cfg.save_every == 0 or step == cfg.steps or stop:
-            checkpoint()
-    bar.close()
-    if log:
-        log.close()
+                bar.update(1)
+                bar.set_postfix(loss=f"{parts['loss'].item():.3f}", acc=f"{parts['masked_acc'].item():.3f}")
+                if step % 50 == 0 or step == 1:
+                    log.write(json.dumps({"step": step, "lr": lr, "grad_norm": float(grad_norm),
+                                          "tokens_per_s": tokens / (time.time() - start), **clocks(),
+                                          **{k: float(v.detach()) for k, v in parts.items()}}) + "\n")
+                    log.flush()
+            stop = (cfg.time_budget > 0 and (time.time() - start) / 60 > cfg.time_budget) \
+                or step == cfg.stop_at
+            stop = dist.any_true(stop, device)
+            if step % cfg.eval_every == 0 or step == cfg.steps or stop:
+                if rank == 0:
+                    ema.copy_to(eval_model)
+                    result = {"step": step, **clocks(), **evaluator(eval_model, schedule)}
+                    logger.info("eval %s", result)
+                    log.write(json.dumps(result) + "\n")
+                    log.flush()
+                    if result.get("eval_token_accuracy", -1) > best:
+                        best = result["eval_token_accuracy"]
+                        tmp = run / ".best-tmp"
+                        if tmp.exists():
+                            shutil.rmtree(tmp)
+                        save_ema_model(tmp)
+                        replace_dir(tmp, run / "best")
+                dist.barrier()
+            if step % cfg.save_every == 0 or step == cfg.steps or stop:
+                checkpoint()
+    finally:  # an error (a full disk) is the last thing printed, after the bar
+        bar.close()
+        if log:
+            log.close()
     dist.cleanup()
     return run
