@@ -185,3 +185,34 @@ def test_any_request_body_gets_a_documented_status_and_a_json_error(live_server,
     if status != 200:
         error = json.loads(body)["error"]
         assert isinstance(error, str) and error and "Traceback" not in error
+
+
+# --- command line ---------------------------------------------------------------------------
+argv_texts = texts.filter(lambda t: "\x00" not in t and t.encode("utf-8", "surrogatepass") == t.encode(
+    "utf-8", "ignore") and len(t) < 5000)
+
+
+@settings(max_examples=min(int(os.environ.get("UNEMBED_FUZZ_EXAMPLES", 40)) // 8, 25), deadline=None,
+          suppress_health_check=list(HealthCheck), database=None)
+@given(text=argv_texts, steps=st.integers(-2, 40))
+def test_the_cli_answers_any_text_with_a_result_or_one_line(tiny_run, text, steps):
+    from conftest import run_cli
+    done = run_cli("invert", text, "--model", tiny_run / "last" / "model", "--steps", steps, "--json")
+    if done.returncode == 0:
+        assert len(json.loads(done.stdout)) == 1
+    else:
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("unembed: error:")
+
+
+def test_an_encoder_folder_that_points_outside_itself_is_refused(tmp_path):
+    from unembed.encoders.stand_in import make_stand_in
+    folder = make_stand_in("embeddinggemma-300m", tmp_path / "gemma", hidden=16)
+    modules = json.loads((folder / "modules.json").read_text())
+    for m in modules:
+        if m["path"] == "2_Dense":
+            m["path"] = "../elsewhere"
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(UnembedError, match="points outside its folder"):
+        from unembed.encoders import load_encoder
+        load_encoder("embeddinggemma-300m", path=str(folder))

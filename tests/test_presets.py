@@ -222,7 +222,7 @@ def test_cli_lists_presets_and_builds_a_stand_in_for_the_pipeline(tmp_path):
     missing = run_cli("prepare", SENTENCES, "--out", tmp_path / "d2", "--encoder", "qwen3-embedding-0.6b",
                       "--encoder-path", tmp_path / "nowhere")
     assert missing.returncode == 2 and "encoder folder not found" in missing.stderr
-    assert not (tmp_path / "d2" / "meta.json").exists()
+    assert not (tmp_path / "d2").exists()  # nothing half-written
 
 
 def test_reference_size_reproduces_the_published_shape():

@@ -139,6 +139,27 @@ def test_a_full_server_answers_503_with_retry_after(encoder):
         server.stop()
 
 
+def test_the_model_runs_only_on_the_gates_fixed_threads():
+    """Many request threads, a few decoding threads: what keeps memory bounded under load
+    (bench/server_load.py measures it)."""
+    from unembed.server.limits import Gate
+    gate, seen = Gate(2), set()
+
+    def request():
+        for _ in range(20):
+            try:
+                seen.add(gate.run(lambda: threading.current_thread().name))
+            except Exception:  # busy: a 503 for an HTTP client
+                pass
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen and len(seen) <= 2 and all(name.startswith("unembed-decode") for name in seen)
+
+
 def test_serve_with_a_missing_model_folder_exits_2_with_one_line(tmp_path):
     from conftest import run_cli
     done = run_cli("serve", "--model", tmp_path / "nowhere", "--port", 1, timeout=60)

@@ -89,6 +89,7 @@ def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) 
         logger.info("decoder tokenizer: %s", spec)
         tokenizer = load_tokenizer(spec)
     vocab = Vocabulary(tokenizer, [])
+    folder.mkdir(parents=True, exist_ok=True)  # only now: bad input above leaves no folder
     tokenizer.save(str(folder / TOKENIZER_FILE))
     for split, split_texts in (("train", train), ("heldout", heldout)):
         truncated = _truncate_all(vocab, split_texts, cfg.max_len)
@@ -133,9 +134,16 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
     sources = list(sources)
     if not sources and not pairs:
         raise UnembedError("give at least one corpus file (or --pairs FILE)")
+    if encoder is None and not pairs:  # first: a missing or wrong encoder writes nothing
+        from ..encoders import load_encoder
+        device = cfg.device
+        if device == "auto":
+            import torch
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+        encoder = load_encoder(cfg.encoder, device=device, path=cfg.encoder_path,
+                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim)
     plan_file = folder / "plan.json"
     if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
         if plan_file.exists():
             plan = json.loads(plan_file.read_text())
             if plan["config"] != _settings(cfg) or plan["sources"] != sources or plan["pairs"] != pairs:
@@ -146,15 +154,6 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
             _plan(cfg, sources, pairs, folder)
     else:
         _wait_for(plan_file, "the plan written by rank 0")
-
-    if encoder is None and not pairs:
-        from ..encoders import load_encoder
-        device = cfg.device
-        if device == "auto":
-            import torch
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-        encoder = load_encoder(cfg.encoder, device=device, path=cfg.encoder_path,
-                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim)
     _embed_shards(cfg, folder, encoder, rank, world)
 
     if rank != 0:

@@ -102,8 +102,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     def embed(req: EmbedRequest):
         name, inverter = registry.get(req.model)
         texts = checked_texts(req.texts)
-        with gate.slot():
-            vectors = inverter.encoder.encode(texts)
+        vectors = gate.run(inverter.encoder.encode, texts)
         return {"model": name, "dim": int(vectors.shape[1]), "vectors": vectors.tolist()}
 
     @app.post("/v1/invert")
@@ -111,8 +110,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
         name, inverter = registry.get(req.model)
         vectors = checked_vectors(req.vectors, inverter.model.config.cond_dim)
         sampling = inverter.sampling_with(**req.sampling())
-        with gate.slot():
-            details = inverter.invert_detailed(vectors, **req.sampling())
+        details = gate.run(lambda: inverter.invert_detailed(vectors, **req.sampling()))
         return {"model": name, "strategy": sampling.strategy, "steps": sampling.steps,
                 "texts": [d["reconstruction"] for d in details],
                 "encoder_calls": [d["encoder_calls"] for d in details]}
@@ -128,13 +126,14 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
         release = gate.hold()  # given back when the decoding thread ends
         try:
             if req.text is not None:
-                vector = inverter.encoder.encode(checked_texts([req.text]))
+                vector = gate.workers.submit(inverter.encoder.encode, checked_texts([req.text])).result()
             else:
                 vector = checked_vectors([req.vector], inverter.model.config.cond_dim)
         except BaseException:
             release()
             raise
-        events = start_decoding(inverter, vector, sampling, reference=req.text, model=name, on_finish=release)
+        events = start_decoding(inverter, vector, sampling, reference=req.text, model=name, on_finish=release,
+                                submit=gate.workers.submit)
         return StreamingResponse(_server_sent(events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable
 
@@ -75,6 +76,14 @@ class Gate:
         if n < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {n}")
         self._free = threading.BoundedSemaphore(n)
+        # The model runs only on these n threads: each thread that allocates tensors grows
+        # the C allocator's per-thread pools, so a fixed set keeps memory bounded under load.
+        self.workers = ThreadPoolExecutor(max_workers=n, thread_name_prefix="unembed-decode")
+
+    def run(self, fn, *args):
+        """fn(*args) on a decoding thread, holding a slot (503 if none is free)."""
+        with self.slot():
+            return self.workers.submit(fn, *args).result()
 
     def hold(self) -> Callable[[], None]:
         """Take a slot; returns the function that gives it back (calling it twice is safe)."""

@@ -33,9 +33,10 @@ def position_states(before: list[int], after: list[int], shown: list[int | None]
 
 
 def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, reference: str | None = None,
-                   model: str = "", on_finish: Callable[[], None] = lambda: None) -> Iterator[tuple[str, dict]]:
-    """Start decoding `vector` (1, D) in a thread now; returns the events as they come.
-    `on_finish` runs when the decoding ends, even if nobody reads the events."""
+                   model: str = "", on_finish: Callable[[], None] = lambda: None,
+                   submit: Callable | None = None) -> Iterator[tuple[str, dict]]:
+    """Start decoding `vector` (1, D) now, on `submit` (an executor's) or a new thread; returns
+    the events as they come. `on_finish` runs when the decoding ends, even if nobody reads them."""
     v = torch.from_numpy(vector).to(inverter.device)
     length = inverter.lengths_for(v)
     n = int(length[0])
@@ -51,7 +52,10 @@ def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, referen
         finally:
             on_finish()
 
-    threading.Thread(target=run, daemon=True, name="unembed-stream").start()
+    if submit is not None:
+        submit(run)
+    else:
+        threading.Thread(target=run, daemon=True, name="unembed-stream").start()
     return _events(inverter, vector, sampling, reference, model, n, steps)
 
 
