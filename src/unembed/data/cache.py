@@ -29,6 +29,10 @@ def _atomic(path: Path, suffix: str, write) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
     try:
         write(tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UnembedError(f"could not write {path} ({exc.strerror or exc}); free space and rerun: "
+                           "what was written before is kept") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
