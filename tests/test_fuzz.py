@@ -43,14 +43,21 @@ def check_one_clear_error(exc: UnembedError) -> None:
     assert message and "\n" not in message and "Traceback" not in message
 
 
+def result_or_one_line(call):
+    """call()'s result, or None when it refused with one clear line (anything else fails)."""
+    try:
+        return call()
+    except UnembedError as exc:
+        check_one_clear_error(exc)
+        return None
+
+
 # --- Python API ---------------------------------------------------------------------------
 @FAST
 @given(arrays)
 def test_check_vectors_accepts_or_explains(array):
-    try:
-        out = check_vectors(array, dim=DIM)
-    except UnembedError as exc:
-        check_one_clear_error(exc)
+    out = result_or_one_line(lambda: check_vectors(array, dim=DIM))
+    if out is None:
         return
     assert out.dtype == np.float32 and out.ndim == 2 and out.shape[1] == DIM
     assert np.isfinite(out).all() and (np.abs(out).sum(axis=1) > 0).all()
@@ -65,23 +72,17 @@ def tiny_inverter(tiny_run):
 @FAST
 @given(vectors=vectors_like())
 def test_invert_any_array_gives_texts_or_one_line(tiny_inverter, vectors):
-    try:
-        out = tiny_inverter.invert(vectors, steps=2)
-    except UnembedError as exc:
-        check_one_clear_error(exc)
-        return
-    assert len(out) == len(np.atleast_2d(vectors)) and all(isinstance(t, str) for t in out)
+    out = result_or_one_line(lambda: tiny_inverter.invert(vectors, steps=2))
+    if out is not None:
+        assert len(out) == len(np.atleast_2d(vectors)) and all(isinstance(t, str) for t in out)
 
 
 @FAST
 @given(batch=st.lists(texts, min_size=1, max_size=3))
 def test_invert_texts_any_string_gives_a_result_or_one_line(tiny_inverter, batch):
-    try:
-        out = tiny_inverter.invert_texts(batch, steps=2)
-    except UnembedError as exc:
-        check_one_clear_error(exc)
-        return
-    assert len(out) == len(batch) and all(np.isfinite(r["cosine"]) for r in out)
+    out = result_or_one_line(lambda: tiny_inverter.invert_texts(batch, steps=2))
+    if out is not None:
+        assert len(out) == len(batch) and all(np.isfinite(r["cosine"]) for r in out)
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -90,12 +91,9 @@ def test_invert_texts_any_string_gives_a_result_or_one_line(tiny_inverter, batch
 def test_any_bytes_as_a_vector_file_is_read_or_refused(tmp_path_factory, data, suffix):
     path = tmp_path_factory.mktemp("f") / f"v{suffix}"
     path.write_bytes(data)
-    try:
-        texts, vectors = read_pairs(path, need_texts=False)
-    except UnembedError as exc:
-        check_one_clear_error(exc)
-        return
-    assert len(texts) == len(vectors) and np.isfinite(vectors).all()
+    out = result_or_one_line(lambda: read_pairs(path, need_texts=False))
+    if out is not None:
+        assert len(out[0]) == len(out[1]) and np.isfinite(out[1]).all()
 
 
 @FAST
@@ -122,12 +120,9 @@ def test_a_config_that_does_not_fit_the_tensors_is_one_line(tiny_run, tmp_path_f
     config = json.loads((folder / "config.json").read_text())
     config[key] = value
     (folder / "config.json").write_text(json.dumps(config))
-    try:
-        inverter = Inverter.from_pretrained(str(folder), device="cpu")
-    except UnembedError as exc:
-        check_one_clear_error(exc)
-        return
-    assert isinstance(inverter.invert(np.ones((1, DIM), np.float32), steps=1)[0], str)
+    inverter = result_or_one_line(lambda: Inverter.from_pretrained(str(folder), device="cpu"))
+    if inverter is not None:
+        assert isinstance(inverter.invert(np.ones((1, DIM), np.float32), steps=1)[0], str)
 
 
 def test_a_pickle_where_weights_should_be_is_refused_without_being_run(tiny_run, tmp_path):
