@@ -45,6 +45,7 @@ def test_health_models_and_docs(live_server):
     models = {m["name"]: m for m in call(live_server, "/v1/models")[1]["models"]}
     assert set(models) == {"tiny", "en"} and models["tiny"]["default"] and models["en"]["dim"] == 384
     assert "refine" in models["en"]["strategies"]
+    assert (models["en"]["encoder_prompt"], models["en"]["encoder_dim"]) == ("document", 0)  # the recipe
     status, page, _ = call(live_server, "/docs")
     assert status == 200 and "swagger" in page.lower()
     paths = call(live_server, "/openapi.json")[1]["paths"]

@@ -44,6 +44,7 @@ class ModelRegistry:
             _, inverter = self.get(name)
             c = inverter.model.config
             rows.append({"name": name, "default": name == self.default, "encoder": c.encoder,
+                         "encoder_prompt": c.encoder_prompt, "encoder_dim": c.encoder_dim,
                          "dim": c.cond_dim, "max_len": c.max_len, "strategies": list(STRATEGIES),
                          "sampling": to_dict(inverter.sampling)})
         return rows
