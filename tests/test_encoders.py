@@ -42,3 +42,19 @@ def test_black_box_pairs_in_every_format(tmp_path):
 def test_check_vectors_says_what_is_wrong(bad, message):
     with pytest.raises(UnembedError, match=message):
         check_vectors(bad, dim=8)
+
+
+def test_use_multilingual_from_pypi_embeds_meaning_across_languages():
+    from unembed.encoders import load_encoder
+    use = load_encoder("use-multilingual")
+    v = use.encode(["The cat sleeps on the sofa.", "Die Katze schläft auf dem Sofa.",
+                    "Interest rates rose sharply in March.", ""])
+    assert v.shape == (4, 512) and v.dtype == np.float32 and use.dim == 512
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3  # the same sentence in German is nearest
+    assert np.allclose(use.encode(["The cat sleeps on the sofa."])[0], v[0], atol=1e-5)  # batch-independent
+    assert use.settings() == {"encoder": "use-multilingual", "encoder_path": "", "encoder_prompt": "document",
+                              "encoder_dim": 0}
+    with pytest.raises(UnembedError, match="no prompts"):
+        load_encoder("use-multilingual", prompt="query")
+    assert load_encoder("use-multilingual", dim=64).encode(["a text"]).shape == (1, 64)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -69,3 +70,23 @@ def test_length_buckets_hold_one_length_each_and_ranks_split_an_epoch():
     b2 = LengthBuckets(lengths, batch_tokens=64, seed=0)
     b2.epoch, b2.position = 0, 1                                       # a cursor resumes exactly
     assert [b2.next().tolist() for _ in range(2)] == first[1:]
+
+
+def test_finetune_keeps_the_weights_that_do_best_on_held_out_pairs(tiny_run, tiny_data):
+    from unembed.diffusion import get_schedule
+    from unembed.train.finetune import finetune, held_out_loss
+    inverter = unembed.load(tiny_run / "last" / "model", device="cpu")
+    texts = (tiny_data / "train.txt").read_text().splitlines()[:40]
+    _, vectors = load_split(tiny_data, "train")
+    codes = torch.from_numpy(inverter.vocab.encode(texts, inverter.model.config.max_len))
+    vectors = torch.from_numpy(np.asarray(vectors[:40]))
+    schedule = get_schedule("linear")
+    before = held_out_loss(inverter.model, codes, vectors, schedule)
+    # a learning rate this large wrecks the model: the held-out check must reject every step
+    wrecked = finetune(inverter, texts, vectors.numpy(), steps=10, lr=0.5, check_every=5,
+                       validation=0.5, show_progress=False)
+    assert held_out_loss(wrecked.model, codes, vectors, schedule) == pytest.approx(before, rel=1e-5)
+    unchecked = finetune(inverter, texts, vectors.numpy(), steps=10, lr=0.5, validation=0.0,
+                         show_progress=False)
+    assert held_out_loss(unchecked.model, codes, vectors, schedule) > 2 * before
+    assert held_out_loss(inverter.model, codes, vectors, schedule) == before  # the original is untouched

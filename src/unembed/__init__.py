@@ -6,10 +6,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 
-def load(name_or_path: str = "en", device: str = "auto", encoder=None):
-    """An Inverter from a checkpoint folder or a shipped model's name ("en")."""
+def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None):
+    """An Inverter from a checkpoint folder or a shipped model's name ("en"); `align`: an
+    alignment map folder (`unembed align`) through which it reads another encoder's vectors."""
     from .pipeline import Inverter
-    return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder)
+    return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align)
 
 
 __all__ = ["load", "__version__"]

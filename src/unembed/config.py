@@ -127,6 +127,36 @@ class ServeConfig:
     cors_origins: str = ""           # comma-separated origins allowed by CORS ('*' for any; '' = none)
 
 
+DEFAULT_DEFENSES = ("none,noise:0.001,noise:0.003,noise:0.01,noise:0.03,noise:0.1,int8,binary,"
+                    "truncate:192,truncate:96,pca:128,pca:32,rotation,rotation+noise:0.01,pca:128+int8")
+
+
+@dataclass
+class AuditConfig:
+    defenses: str = DEFAULT_DEFENSES  # comma-separated: none, noise:SIGMA, int8, binary, truncate:K, pca:K, rotation[:KEY]; '+' combines
+    limit: int = 1000                # audit the first N texts (0 = all)
+    steps: int = 8                   # denoising steps of the attack
+    k: int = 10                      # utility: recall@k of each query's own document
+    adaptive: bool = False           # also attack with an inverter aligned and fine-tuned on leaked defended pairs
+    leaked: float = 0.5              # adaptive: share of the texts the attacker holds as (text, stored vector) pairs
+    adaptive_steps: int = 300        # adaptive: fine-tuning steps for each defense
+    adaptive_lr: float = 3e-4        # adaptive: peak fine-tuning learning rate
+    examples: int = 3                # example reconstructions per defense in the report
+    seed: int = 0                    # noise, query spans and the leaked split
+
+
+@dataclass
+class AlignConfig:
+    """`unembed align`: a map from another encoder's vectors into an inverter's space."""
+    method: str = "lstsq"        # lstsq | procrustes | mlp
+    ridge: float = 0.01          # lstsq: L2 penalty, relative to the mean squared source norm
+    hidden: int = 1024           # mlp: hidden width
+    steps: int = 1000            # mlp: optimizer steps
+    batch: int = 1024            # mlp: pairs per step (all of them when fewer)
+    lr: float = 1e-3             # mlp: learning rate
+    seed: int = 0                # mlp: initialisation and batches
+
+
 def check_types(cfg) -> None:
     """Each field has the type of its default (an int may stand for a float); else ValueError."""
     for f in dataclasses.fields(cfg):
@@ -196,5 +226,5 @@ def from_args(cls, args: argparse.Namespace, **base):
     return from_dict(cls, values)
 
 
-__all__ = ["MODEL_SIZES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
+__all__ = ["MODEL_SIZES", "AlignConfig", "AuditConfig", "DEFAULT_DEFENSES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
            "add_arguments", "from_args", "from_dict", "to_dict", "write_json"]

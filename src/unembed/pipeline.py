@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -52,15 +53,18 @@ def resolve_checkpoint(name_or_path: str) -> Path:
 
 class Inverter:
     def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, sampling: SampleConfig | None = None,
-                 encoder=None, device: str | torch.device = "cpu"):
+                 encoder=None, device: str | torch.device = "cpu", align=None):
         self.model = model.eval()
         self.vocab = vocab
         self.sampling = sampling or SampleConfig()
         self.device = torch.device(device)
         self._encoder = encoder
+        self.align = align          # an AlignMap: this inverter then reads another encoder's vectors
+        self._source_encoder = None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None) -> "Inverter":
+    def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None,
+                        align: str | None = None) -> "Inverter":
         folder = resolve_checkpoint(name_or_path)
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
@@ -71,7 +75,19 @@ class Inverter:
                 sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
-        return cls(model, vocab, sampling, encoder, device)
+        inverter = cls(model, vocab, sampling, encoder, device)
+        if align:
+            inverter.set_align(align)
+        return inverter
+
+    def set_align(self, folder) -> None:
+        """Read another encoder's vectors through the alignment map in `folder` (`unembed align`)."""
+        from .align import AlignMap
+        amap = AlignMap.load(folder)
+        if amap.target_dim != self.model.config.cond_dim:
+            raise UnembedError(f"the alignment map gives {amap.target_dim}-d vectors but this model "
+                               f"reads {self.model.config.cond_dim}-d ones; fit the map for this model")
+        self.align, self._source_encoder = amap, None
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:
         self.model.save_pretrained(folder, dtype)
@@ -79,7 +95,32 @@ class Inverter:
         (Path(folder) / SAMPLING_FILE).write_text(json.dumps(to_dict(self.sampling), indent=2) + "\n")
 
     @property
+    def input_dim(self) -> int:
+        """The dimension of the vectors this inverter takes (the source encoder's, when aligned)."""
+        return self.align.source_dim if self.align is not None else self.model.config.cond_dim
+
+    def to_model_space(self, vectors) -> np.ndarray:
+        """Checked (N, input_dim) vectors -> (N, cond_dim) vectors the model reads."""
+        vectors = check_vectors(vectors, self.input_dim)
+        return self.align(vectors) if self.align is not None else vectors
+
+    @property
     def encoder(self):
+        """The encoder whose vectors this inverter reads: the model's own, or through an
+        alignment map, the map's source encoder. Loaded on first use."""
+        if self.align is None:
+            return self.own_encoder
+        if self._source_encoder is None:
+            from .encoders import load_encoder_from
+            settings = self.align.info.get("source")
+            if not isinstance(settings, dict) or not settings.get("encoder"):
+                raise UnembedError("the alignment map was fitted on black-box vectors: give vectors, "
+                                   "not texts")
+            self._source_encoder = load_encoder_from(settings, device=str(self.device))
+        return self._source_encoder
+
+    @property
+    def own_encoder(self):
         """The encoder named in the checkpoint, loaded on first use."""
         if self._encoder is None:
             from .encoders import ENCODER_FIELDS, load_encoder_from
@@ -152,7 +193,7 @@ class Inverter:
                         show_progress: bool = False, **sampling_overrides) -> list[dict]:
         """Like `invert`, one dict per vector: the reconstruction, and the encoder calls it
         cost (0 unless the strategy is `refine`)."""
-        vectors = check_vectors(vectors, self.model.config.cond_dim)
+        vectors = self.to_model_space(vectors)
         sampling = self.sampling_with(**sampling_overrides)
         results = []
         for start in tqdm(range(0, len(vectors), batch_size), desc="invert", unit="batch",

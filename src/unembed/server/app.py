@@ -35,10 +35,12 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(models: dict[str, str] | None = None, config: ServeConfig | None = None) -> FastAPI:
-    """models: name -> checkpoint folder or shipped name (default: every shipped model)."""
+def create_app(models: dict[str, str] | None = None, config: ServeConfig | None = None,
+               aligns: dict[str, str] | None = None) -> FastAPI:
+    """models: name -> checkpoint folder or shipped name (default: every shipped model);
+    aligns: name -> alignment map folder for models that read another encoder's vectors."""
     config = config or ServeConfig()
-    registry = ModelRegistry(models, device=config.device)
+    registry = ModelRegistry(models, device=config.device, aligns=aligns)
     gate = Gate(config.max_concurrent)
     app = FastAPI(title="unembed", version=__version__,
                   description="Turn text-embedding vectors back into text.")
@@ -108,7 +110,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     @app.post("/v1/invert")
     def invert(req: InvertRequest):
         name, inverter = registry.get(req.model)
-        vectors = checked_vectors(req.vectors, inverter.model.config.cond_dim)
+        vectors = checked_vectors(req.vectors, inverter.input_dim)
         sampling = inverter.sampling_with(**req.sampling())
         details = gate.run(lambda: inverter.invert_detailed(vectors, **req.sampling()))
         return {"model": name, "strategy": sampling.strategy, "steps": sampling.steps,
@@ -128,7 +130,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
             if req.text is not None:
                 vector = gate.workers.submit(inverter.encoder.encode, checked_texts([req.text])).result()
             else:
-                vector = checked_vectors([req.vector], inverter.model.config.cond_dim)
+                vector = checked_vectors([req.vector], inverter.input_dim)
         except BaseException:
             release()
             raise
@@ -150,9 +152,9 @@ def _server_sent(events):
         yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def serve(models: dict[str, str] | None, config: ServeConfig) -> None:
+def serve(models: dict[str, str] | None, config: ServeConfig, aligns: dict[str, str] | None = None) -> None:
     import uvicorn
-    app = create_app(models, config)
+    app = create_app(models, config, aligns)
     uvicorn.run(app, host=config.host, port=config.port, log_level="info")
 
 

@@ -16,14 +16,22 @@ def shipped_models() -> list[str]:
 
 
 class ModelRegistry:
-    def __init__(self, specs: dict[str, str] | None, device: str = "auto"):
-        """specs: name -> checkpoint folder or shipped name; the first is the default.
+    def __init__(self, specs: dict[str, str] | None, device: str = "auto",
+                 aligns: dict[str, str] | None = None):
+        """specs: name -> checkpoint folder or shipped name; the first is the default. aligns:
+        name -> alignment map folder, for the models that read another encoder's vectors.
         Every folder is checked now, so a wrong path stops the server before it starts."""
         self.specs = dict(specs) if specs else {name: name for name in shipped_models()}
         if not self.specs:
             raise UnembedError("no model to serve: pass --model NAME_OR_FOLDER")
         for spec in self.specs.values():
             resolve_checkpoint(spec)
+        self.aligns = dict(aligns or {})
+        for name, folder in self.aligns.items():
+            if name not in self.specs:
+                raise UnembedError(f"--align {name}=...: no model named {name!r} is served")
+            from ..align import AlignMap
+            AlignMap.load(folder)
         self.default = next(iter(self.specs))
         self.device = device
         self._loaded: dict[str, Inverter] = {}
@@ -35,7 +43,8 @@ class ModelRegistry:
             raise HTTPException(404, f"model {name!r} is not served here; GET /v1/models lists those that are")
         with self._lock:
             if name not in self._loaded:
-                self._loaded[name] = Inverter.from_pretrained(self.specs[name], device=self.device)
+                self._loaded[name] = Inverter.from_pretrained(self.specs[name], device=self.device,
+                                                              align=self.aligns.get(name))
         return name, self._loaded[name]
 
     def describe(self) -> list[dict]:
@@ -45,6 +54,8 @@ class ModelRegistry:
             c = inverter.model.config
             rows.append({"name": name, "default": name == self.default, "encoder": c.encoder,
                          "encoder_prompt": c.encoder_prompt, "encoder_dim": c.encoder_dim,
-                         "dim": c.cond_dim, "max_len": c.max_len, "strategies": list(STRATEGIES),
-                         "sampling": to_dict(inverter.sampling)})
+                         "dim": inverter.input_dim, "max_len": c.max_len, "strategies": list(STRATEGIES),
+                         "sampling": to_dict(inverter.sampling),
+                         "align": inverter.align and {"map": self.aligns[name], "method": inverter.align.method,
+                                                      **inverter.align.info}})
         return rows

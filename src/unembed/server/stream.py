@@ -37,7 +37,7 @@ def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, referen
                    submit: Callable | None = None) -> Iterator[tuple[str, dict]]:
     """Start decoding `vector` (1, D) now, on `submit` (an executor's) or a new thread; returns
     the events as they come. `on_finish` runs when the decoding ends, even if nobody reads them."""
-    v = torch.from_numpy(vector).to(inverter.device)
+    v = torch.from_numpy(inverter.to_model_space(vector)).to(inverter.device)
     length = inverter.lengths_for(v)
     n = int(length[0])
     steps: queue.Queue = queue.Queue()
