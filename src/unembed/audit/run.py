@@ -4,9 +4,9 @@ what each defense costs search.
 For every defense: fit it on the collection, store the documents through it, measure
 recall@k of queries against the stored documents, invert what an attacker sees, and score the
 reconstructions. With `adaptive`, the attacker also holds a share of the collection as leaked
-(text, stored vector) pairs: it fits a least-squares map from what it sees to the clean space
-(undoing rotations and projections, as ALGEN does) and fine-tunes the inverter on the mapped
-leaked pairs, then attacks the rest again. Attack scores are always on the texts not leaked."""
+(text, stored vector) pairs: it maps what it sees back to the clean space (least squares or
+Procrustes undo rotations and projections, as ALGEN does) and fine-tunes the inverter on the
+mapped leaked pairs, then attacks the rest again. Attack scores are always on the texts not leaked."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..align import AlignMap
-from ..config import AuditConfig
+from ..config import AlignConfig, AuditConfig
 from ..encoders import check_vectors
 from ..errors import UnembedError
 from ..eval.evaluate import score
@@ -40,7 +40,6 @@ def choose_map(view: np.ndarray, clean: np.ndarray, seed: int = 0):
     """The adaptive attacker's map from what it sees to the clean space: no map (when the
     dimensions agree), least squares or Procrustes, whichever brings a fifth of the leaked pairs,
     held out, closest to their clean vectors; refitted on all of them. -> AlignMap or None"""
-    from ..align import AlignConfig
     from ..eval.metrics import cosine_rows
     order = np.random.default_rng(seed).permutation(len(view))
     held, fit = order[:max(1, len(view) // 5)], order[max(1, len(view) // 5):]
@@ -101,9 +100,9 @@ def audit(inverter, texts: list[str], cfg: AuditConfig | None = None, vectors: n
     # who is attacked, and what the adaptive attacker holds
     order = np.random.default_rng(cfg.seed).permutation(len(texts))
     n_leaked = int(round(cfg.leaked * len(texts))) if cfg.adaptive else 0
-    if cfg.adaptive and not 2 <= n_leaked <= len(texts) - 10:
+    if cfg.adaptive and not 10 <= n_leaked <= len(texts) - 10:
         raise UnembedError(f"--leaked {cfg.leaked} leaves {n_leaked} leaked and "
-                           f"{len(texts) - n_leaked} attacked texts; choose a share in between")
+                           f"{len(texts) - n_leaked} attacked texts; choose a share that leaves at least 10 of each")
     leaked, victims = np.sort(order[:n_leaked]), np.sort(order[n_leaked:])
     L = inverter.model.config.max_len
     references = [inverter.vocab.truncate(texts[i], L)[0].strip() for i in victims]

@@ -20,10 +20,10 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
              batch_tokens: int = 1024, batch_size: int = 32, seed: int = 0, validation: float = 0.1,
              check_every: int = 50, show_progress: bool = True, desc: str = "fine-tune"):
     """A new Inverter (the given one is left untouched) trained up to `steps` steps on `texts`
-    and their `vectors` (N, cond_dim) as the model reads them (no alignment map), with a short warmup and cosine decay of `lr`. A `validation`
-    share of the pairs is held out; every `check_every` steps the masked-token loss on it is
-    measured, and the weights with the lowest (the given ones included) are returned: a few
-    pairs are quickly overfitted."""
+    and their `vectors` (N, cond_dim) as the model reads them (no alignment map), with a short
+    warmup and cosine decay of `lr`. A `validation` share of the pairs is held out; every
+    `check_every` steps the masked-token loss on it is measured, and the weights with the
+    lowest (the given ones included) are returned: a few pairs are quickly overfitted."""
     from ..pipeline import Inverter
     if len(texts) != len(vectors):
         raise UnembedError(f"{len(texts)} texts but {len(vectors)} vectors to fine-tune on")
