@@ -58,3 +58,25 @@ def test_use_multilingual_from_pypi_embeds_meaning_across_languages():
     with pytest.raises(UnembedError, match="no prompts"):
         load_encoder("use-multilingual", prompt="query")
     assert load_encoder("use-multilingual", dim=64).encode(["a text"]).shape == (1, 64)
+
+
+def test_prepare_train_invert_with_a_packaged_multilingual_encoder(tmp_path):
+    """use-multilingual end to end, offline: XLM-R decoder tokenizer, 512-d vectors, and the
+    round trip re-embeds with USE."""
+    from conftest import SENTENCES, tiny_train_config
+    from unembed.config import DataConfig, ModelConfig
+    from unembed.data import prepare
+    from unembed.pipeline import Inverter
+    from unembed.train import train
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(SENTENCES.read_text() + "Der Hund schläft im Garten.\nLe chat dort sur le canapé.\n")
+    data = prepare(DataConfig(encoder="use-multilingual", heldout=4, shard_size=64, max_len=16),
+                   tmp_path / "data", [str(corpus)])
+    meta = json.loads((data / "meta.json").read_text())
+    assert meta["encoder"] == "use-multilingual" and meta["dim"] == 512
+    assert len(json.loads((data / "tokenizer.json").read_text())["model"]["vocab"]) == 250_002  # XLM-R
+    run = train(tiny_train_config(data, tmp_path / "run", steps=30), ModelConfig(hidden=32, layers=1, heads=2))
+    inverter = Inverter.from_pretrained(str(run / "last" / "model"), device="cpu")
+    assert inverter.model.config.cond_dim == 512 and inverter.encoder.name == "use-multilingual"
+    result = inverter.invert_texts(["Die Lampe stand auf dem Tisch."])[0]
+    assert isinstance(result["reconstruction"], str) and -1 <= result["cosine"] <= 1

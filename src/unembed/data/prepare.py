@@ -53,7 +53,9 @@ def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
         return cfg.tokenizer
     if pairs:
         return "bpe:16384"
-    from ..encoders import find_preset
+    from ..encoders import PACKAGED, find_preset
+    if cfg.encoder in PACKAGED and not cfg.encoder_path:
+        return PACKAGED[cfg.encoder][2]
     folder = cfg.encoder_path or (cfg.encoder if Path(cfg.encoder).is_dir() else "")
     preset = None if Path(cfg.encoder).is_dir() else find_preset(cfg.encoder)
     if preset and preset.decoder_tokenizer != "encoder":

