@@ -27,6 +27,6 @@ def load_encoder_from(settings: dict, device: str = "cpu") -> Encoder:
                         dim=int(settings.get("encoder_dim", 0)))
 
 
-__all__ = ["Encoder", "EncoderPreset", "PACKAGED", "PackagedEncoder", "PRESETS", "SentenceTransformerEncoder", "find_preset",
-           "load_encoder", "load_encoder_from", "check_vectors", "read_pairs", "read_vectors",
+__all__ = ["Encoder", "EncoderPreset", "PACKAGED", "PackagedEncoder", "PRESETS",
+           "SentenceTransformerEncoder", "find_preset", "load_encoder", "load_encoder_from", "check_vectors", "read_pairs", "read_vectors",
            "DEFAULT_ENCODER", "ENCODER_FIELDS"]
