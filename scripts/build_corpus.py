@@ -78,7 +78,7 @@ def wordnet(root: Path):
                 yield definition
 
 
-def bible(root: Path):
+def bible_verses(root: Path):
     """Read a SWORD zText module: .bzs block index, .bzz zlib blocks, .bzv verse index."""
     for mod in sorted(root.glob("*/usr/share/sword/modules/texts/ztext/*")):
         for testament in ("ot", "nt"):
@@ -95,8 +95,12 @@ def bible(root: Path):
                     continue
                 verse = blocks[block][start:start + length].decode("utf-8", errors="replace")
                 verse = re.sub(r"<note.*?</note>", " ", verse, flags=re.S)
-                text = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"<[^>]+>", " ", verse))
-                yield from split_sentences(text)
+                yield re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"<[^>]+>", " ", verse))
+
+
+def bible(root: Path):
+    for verse in bible_verses(root):
+        yield from split_sentences(verse)
 
 
 class _Paragraphs(html.parser.HTMLParser):
@@ -133,13 +137,17 @@ class _Paragraphs(html.parser.HTMLParser):
         self.buffer = []
 
 
-def html_sentences(files):
+def html_paragraphs(files):
     for f in files:
         parser = _Paragraphs()
         parser.feed(f.read_text("utf-8", errors="replace"))
         parser.flush()
-        for paragraph in parser.paragraphs:
-            yield from (s for s in split_sentences(paragraph) if "\x00" not in s)
+        yield from parser.paragraphs
+
+
+def html_sentences(files):
+    for paragraph in html_paragraphs(files):
+        yield from (s for s in split_sentences(paragraph) if "\x00" not in s)
 
 
 def libreoffice(root: Path):
@@ -186,8 +194,9 @@ def sysdocs(root: Path):
     yield from html_sentences(sorted(root.glob("*/usr/share/help/C/**/*.page")))
 
 
-def manpages(root: Path):
-    for f in sorted(root.glob("*/usr/share/man/man*/*.gz")):
+def roff_paragraphs(files):
+    """Running text of roff man pages: requests end a paragraph, font escapes are dropped."""
+    for f in files:
         text = gzip.decompress(f.read_bytes()).decode("utf-8", errors="replace")
         paragraph = []
         for line in text.splitlines():
@@ -195,11 +204,31 @@ def manpages(root: Path):
                 if line[:3] in (".B ", ".I ", ".BR", ".IR", ".RB", ".RI"):
                     paragraph.append(re.sub(r'^\.\w+\s*|"', "", line))
                     continue
-                yield from split_sentences(" ".join(paragraph))
+                yield " ".join(paragraph)
                 paragraph = []
             else:
                 paragraph.append(re.sub(r"\\f[BIRP]|\\\(..|\\[-&e]|\\", "", line))
-        yield from split_sentences(" ".join(paragraph))
+        yield " ".join(paragraph)
+
+
+def manpages(root: Path):
+    for paragraph in roff_paragraphs(sorted(root.glob("*/usr/share/man/man*/*.gz"))):
+        yield from split_sentences(paragraph)
+
+
+def extract(work: Path, name: str, packages: list[str]) -> Path:
+    """`apt-get download` the packages and unpack each under work/name/PACKAGE (no install)."""
+    root = work / name
+    if not root.exists():
+        debs = work / f"{name}.debs"
+        debs.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", *packages], cwd=debs, check=True,
+                       stdout=subprocess.DEVNULL)
+        for deb in debs.glob("*.deb"):
+            target = root / deb.name.split("_")[0]
+            target.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+    return root
 
 
 def main():
@@ -212,18 +241,8 @@ def main():
     import py3langid  # pip install py3langid
     seen = set()  # across sources: a sentence belongs to the first source that gives it
     for source, packages in PACKAGES.items():
-        root = work / source
-        if not root.exists():
-            debs = work / f"{source}.debs"
-            debs.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["apt-get", "download", *packages], cwd=debs, check=True,
-                           stdout=subprocess.DEVNULL)
-            for deb in debs.glob("*.deb"):
-                target = root / deb.name.split("_")[0]
-                target.mkdir(parents=True, exist_ok=True)
-                subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
         lines, foreign = [], 0
-        for sentence in globals()[source](root):
+        for sentence in globals()[source](extract(work, source, packages)):
             if sentence in seen:
                 continue
             if py3langid.classify(sentence)[0] != "en":

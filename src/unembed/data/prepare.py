@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..config import DataConfig, to_dict
 from ..errors import UnembedError
-from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, train_bpe
+from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, prune_unigram, train_bpe
 from . import cache
 from .corpus import clean, read_texts, split_heldout
 
@@ -90,6 +90,9 @@ def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) 
     else:
         logger.info("decoder tokenizer: %s", spec)
         tokenizer = load_tokenizer(spec)
+    if cfg.prune_vocab:
+        tokenizer = prune_unigram(tokenizer, train, cfg.prune_vocab)
+        logger.info("pruned the tokenizer to %d pieces", tokenizer.get_vocab_size())
     vocab = Vocabulary(tokenizer, [])
     folder.mkdir(parents=True, exist_ok=True)  # only now: bad input above leaves no folder
     tokenizer.save(str(folder / TOKENIZER_FILE))

@@ -10,7 +10,7 @@ from . import metrics
 
 def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: int = 64,
              show_progress: bool = True, examples: int = 5, vectors: np.ndarray | None = None,
-             **sampling) -> dict:
+             bleu_tokenize: str = "13a", **sampling) -> dict:
     """Mean metrics over `texts` (each truncated to the model's length first). `vectors`:
     their embeddings, if already computed. `invert_seconds` times the decoding alone."""
     start = time.perf_counter()
@@ -24,7 +24,7 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
     invert_seconds = time.perf_counter() - invert_start
     hypotheses = [d["reconstruction"] for d in details]
     return {"n": len(texts), "strategy": used.strategy, "steps": used.steps,
-            **score(inverter, references, hypotheses, targets, inverter.encoder, batch_size),
+            **score(inverter, references, hypotheses, targets, inverter.encoder, batch_size, bleu_tokenize),
             "encoder_calls": int(sum(d["encoder_calls"] for d in details)),  # made by the decoder
             "invert_seconds": invert_seconds,
             "seconds": time.perf_counter() - start,
@@ -33,7 +33,7 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
 
 
 def score(inverter, references: list[str], hypotheses: list[str], targets: np.ndarray | None,
-          encoder=None, batch_size: int = 64) -> dict:
+          encoder=None, batch_size: int = 64, bleu_tokenize: str = "13a") -> dict:
     """Every metric of reconstructions against their references (already cut to the model's
     length). `targets` (N, D): the vectors they came from, for the cosine of the re-embedded
     reconstruction (None without an encoder)."""
@@ -49,7 +49,7 @@ def score(inverter, references: list[str], hypotheses: list[str], targets: np.nd
     return {
         "token_accuracy": float(np.mean([metrics.token_accuracy(r, h) for r, h in zip(ref_ids, hyp_ids)])),
         "token_f1": float(np.mean([metrics.token_f1(r, h) for r, h in zip(ref_ids, hyp_ids)])),
-        "bleu": metrics.bleu(references, hypotheses),
+        "bleu": metrics.bleu(references, hypotheses, bleu_tokenize),
         "exact_match": float(np.mean([metrics.exact_match(r, h) for r, h in zip(references, hypotheses)])),
         "cosine": cosine,
         # capitalised words and digit strings of the reference found in the reconstruction,

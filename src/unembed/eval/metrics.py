@@ -36,10 +36,10 @@ def exact_match(reference: str, hypothesis: str) -> float:
     return float(reference.strip() == hypothesis.strip())
 
 
-def bleu(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus BLEU (sacreBLEU, default 13a tokenisation), 0-100."""
+def bleu(references: list[str], hypotheses: list[str], tokenize: str = "13a") -> float:
+    """Corpus BLEU (sacreBLEU; `tokenize`: 13a by default, zh or char for unspaced scripts), 0-100."""
     import sacrebleu
-    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+    return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize=tokenize).score)
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

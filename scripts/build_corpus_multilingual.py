@@ -1,0 +1,173 @@
+"""Build the multilingual corpus (10 languages) from Debian packages that install offline.
+
+    python scripts/build_corpus_multilingual.py --out data/corpus/multilingual
+
+For each language: LibreOffice help, man pages, fortunes and Bibles where Debian has them.
+Sentences are split by the language's punctuation, kept by length (5-40 words; Chinese and
+Japanese 8-80 characters), and kept only when a language identifier (py3langid) agrees with the
+language: translated help carries much untranslated English. Each language is deduplicated,
+shuffled, and cut into OUT/LANG.txt (training) and OUT/heldout/LANG.txt (never trained on).
+OUT/counts.json records what each source gave. OUT/parallel/LANG.tsv holds English-LANG sentence
+pairs: LibreOffice help paragraphs with the same id in both languages (for encoder comparisons).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import random
+import re
+import tempfile
+from pathlib import Path
+
+from build_corpus import BAD, bible_verses, extract, html_paragraphs, roff_paragraphs
+
+# language -> source kind -> Debian packages
+SOURCES = {
+    "en": {"libreoffice": ["libreoffice-help-en-us"], "manpages": ["manpages"],
+           "fortunes": ["fortunes", "fortunes-min"], "bible": ["sword-text-web"]},
+    "de": {"libreoffice": ["libreoffice-help-de"], "manpages": ["manpages-de"], "fortunes": ["fortunes-de"]},
+    "es": {"libreoffice": ["libreoffice-help-es"], "manpages": ["manpages-es"], "fortunes": ["fortunes-es"],
+           "bible": ["sword-text-sparv"]},
+    "fr": {"libreoffice": ["libreoffice-help-fr"], "manpages": ["manpages-fr"]},
+    "it": {"libreoffice": ["libreoffice-help-it"], "manpages": ["manpages-it"], "fortunes": ["fortunes-it"]},
+    "pl": {"libreoffice": ["libreoffice-help-pl"], "manpages": ["manpages-pl"], "fortunes": ["fortunes-pl"]},
+    "pt": {"libreoffice": ["libreoffice-help-pt", "libreoffice-help-pt-br"],
+           "manpages": ["manpages-pt-br"]},
+    "ru": {"libreoffice": ["libreoffice-help-ru"], "manpages": ["manpages-ru"], "fortunes": ["fortunes-ru"]},
+    "zh": {"libreoffice": ["libreoffice-help-zh-cn"], "manpages": ["manpages-zh"], "fortunes": ["fortunes-zh"]},
+    "ja": {"libreoffice": ["libreoffice-help-ja"], "manpages": ["manpages-ja"]},
+}
+CJK = {"zh", "ja"}
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]»]?\s+(?=[\"'(\[«¿¡]?\w)")
+CJK_SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def keep(sentence: str, language: str) -> bool:
+    if not sentence or BAD.search(sentence) or "\x00" in sentence or "\ufffd" in sentence:
+        return False
+    letters = sum(c.isalpha() for c in sentence)
+    if language in CJK:
+        n = len(sentence.replace(" ", ""))
+        return 8 <= n <= 80 and letters >= 0.6 * n
+    n_words = len(sentence.split())
+    starts_well = sentence[0].isupper() or sentence[0] in "¿¡«\"("
+    return 5 <= n_words <= 40 and starts_well and letters >= 0.6 * len(sentence)
+
+
+def split_sentences(paragraph: str, language: str) -> list[str]:
+    paragraph = re.sub(r"\s+", " ", ANSI.sub("", paragraph)).strip()
+    splitter = CJK_SENTENCE_END if language in CJK else SENTENCE_END
+    return [s.strip() for s in splitter.split(paragraph) if keep(s.strip(), language)]
+
+
+def fortune_quotes(root: Path):
+    for f in sorted(root.glob("*/usr/share/games/fortunes/**/*")):
+        if f.suffix in (".dat", ".u8") or f.is_symlink() or not f.is_file() or "off" in f.parts:
+            continue
+        for quote in f.read_text("utf-8", errors="replace").split("\n%\n"):
+            yield re.split(r"\n\s*--", quote)[0]  # drop the attribution line
+
+
+def paragraphs(kind: str, root: Path):
+    if kind == "libreoffice":
+        return html_paragraphs(sorted(root.glob("*/usr/share/libreoffice/help/*/**/*.html")))
+    if kind == "manpages":
+        return roff_paragraphs(sorted(root.glob("*/usr/share/man/**/*.gz")))
+    if kind == "fortunes":
+        return fortune_quotes(root)
+    return bible_verses(root)
+
+
+PARAGRAPH_WITH_ID = re.compile(r'<p id="([^"]+)"[^>]*>(.*?)</p>', re.S)
+
+
+def id_paragraphs(html_file: Path) -> dict[str, str]:
+    found = {}
+    for pid, inner in PARAGRAPH_WITH_ID.findall(html_file.read_text("utf-8", errors="replace")):
+        if "<code" in inner or "<pre" in inner:
+            continue
+        found[pid] = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", inner))).strip()
+    return found
+
+
+def parallel_pairs(work: Path, language: str, identify, n: int, seed: int) -> list[tuple[str, str]]:
+    """English and LANG paragraphs with the same id in the same help page, both one kept sentence."""
+    english = extract(work, "en-libreoffice", SOURCES["en"]["libreoffice"])
+    other = extract(work, f"{language}-libreoffice", SOURCES[language]["libreoffice"])
+    pairs = {}
+    for page in sorted(other.glob("*/usr/share/libreoffice/help/*/**/*.html")):
+        parts = page.parts[page.parts.index("help") + 2:]
+        twins = list(english.glob("*/usr/share/libreoffice/help/en-US/" + "/".join(parts)))
+        if not twins:
+            continue
+        source = id_paragraphs(twins[0])
+        for pid, text in id_paragraphs(page).items():
+            en = source.get(pid, "")
+            if (split_sentences(en, "en") == [en] and split_sentences(text, language) == [text]
+                    and en != text and identify(text) == language):
+                pairs.setdefault(en, text)
+    chosen = sorted(pairs.items())
+    random.Random(seed).shuffle(chosen)
+    return chosen[:n]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("data/corpus/multilingual"))
+    parser.add_argument("--debs", type=Path, default=None, help="reuse a folder of extracted packages")
+    parser.add_argument("--languages", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--per-language", type=int, default=24000, help="training texts per language (at most)")
+    parser.add_argument("--heldout", type=int, default=300, help="held-out texts per language")
+    parser.add_argument("--parallel", type=int, default=1000, help="English-LANG pairs per language")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    import py3langid  # pip install py3langid
+    work = args.debs or Path(tempfile.mkdtemp(prefix="unembed-debs-"))
+    (args.out / "heldout").mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for language in args.languages:
+        seen, counts[language] = {}, {}
+        for kind, packages in SOURCES[language].items():
+            root = extract(work, f"{language}-{kind}", packages)
+            kept = foreign = 0
+            for paragraph in paragraphs(kind, root):
+                for sentence in split_sentences(paragraph, language):
+                    if sentence in seen:
+                        continue
+                    if py3langid.classify(sentence)[0] == language:
+                        seen[sentence] = kind
+                        kept += 1
+                    else:
+                        foreign += 1
+            counts[language][kind] = {"kept": kept, "other_language": foreign}
+        texts = sorted(seen)
+        random.Random(args.seed).shuffle(texts)
+        heldout, train = texts[:args.heldout], texts[args.heldout:args.heldout + args.per_language]
+        for path, lines in ((args.out / "heldout" / f"{language}.txt", heldout), (args.out / f"{language}.txt", train)):
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            tmp.replace(path)
+        counts[language]["train"], counts[language]["heldout"] = len(train), len(heldout)
+        print(f"{language}: {len(texts):6d} sentences -> {len(train)} train, {len(heldout)} held out; "
+              + ", ".join(f"{k} {v['kept']}" for k, v in counts[language].items() if isinstance(v, dict)))
+    (args.out / "counts.json").write_text(json.dumps(counts, indent=2) + "\n")
+    write_parallel(args, work, lambda text: py3langid.classify(text)[0])
+
+
+def write_parallel(args, work: Path, identify) -> None:
+    (args.out / "parallel").mkdir(parents=True, exist_ok=True)
+    for language in args.languages:
+        if language == "en":
+            continue
+        pairs = parallel_pairs(work, language, identify, args.parallel, args.seed)
+        path = args.out / "parallel" / f"{language}.tsv"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{en}\t{other}\n" for en, other in pairs), encoding="utf-8")
+        tmp.replace(path)
+        print(f"{language}: {len(pairs)} English-{language} pairs")
+
+
+if __name__ == "__main__":
+    main()

