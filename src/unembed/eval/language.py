@@ -1,5 +1,5 @@
-"""Which language a text is in (py3langid: 97 languages, offline), to check that an inverter
-answers in the language it was given."""
+"""Which language a text is in (py3langid, offline), to check that an inverter answers in
+the language it was given."""
 from __future__ import annotations
 
 from ..errors import UnembedError
@@ -10,7 +10,8 @@ BLEU_TOKENIZE = {"zh": "zh", "ja": "char"}
 
 
 def identify(texts: list[str]) -> list[str]:
-    """An ISO 639-1 code per text ('' for a text with no letters)."""
+    """A language code per text: ISO 639-1 where there is one ('de'), else 639-3 ('wuu');
+    '' for a text with no letters."""
     try:
         import py3langid
     except ImportError:

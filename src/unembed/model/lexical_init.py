@@ -5,8 +5,7 @@ vectors to multi-hot bags, fitted on the whole training set in seconds, ranks th
 tokens far above chance before any gradient step (recall@20 0.45 on the English set, vs
 0.19 for embedding each token's text alone). The model ties one token table to its input,
 output and prior, so the table starts as the ridge solution and the prior's projection as
-a scaled identity: prior logits = logit_scale * ridge prediction (a vector wider than the
-model keeps the ridge solution's top singular directions)."""
+a scaled identity: prior logits = logit_scale * ridge prediction."""
 from __future__ import annotations
 
 import logging
@@ -39,25 +38,18 @@ def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scal
     cfg = model.config
     if model.lexical is None:
         return
+    if cfg.cond_dim != cfg.hidden:
+        logger.warning("lexical init needs cond_dim == hidden (%d != %d); skipped", cfg.cond_dim, cfg.hidden)
+        return
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     table = torch.from_numpy(ridge_bag_of_tokens(codes, unit, cfg.vocab_size).T.copy())  # (V, D)
     # Rare tokens get huge least-squares rows (max ~70x the median): through the tied output
     # layer they made the first logits reach the hundreds. Cap them at a few medians.
     norms = table.norm(dim=1, keepdim=True)
     table = table * (max_row_norm * norms.median() / norms.clamp(min=1e-12)).clamp(max=1.0)
-    # The prior is tok_emb (V, H) @ lexical (H, D): when the vector's width D is not H, the
-    # closest such product is the ridge table's top singular directions.
-    projection = torch.eye(cfg.hidden, cfg.cond_dim)
-    if cfg.cond_dim != cfg.hidden:
-        u, s, vt = torch.linalg.svd(table, full_matrices=False)
-        r = min(cfg.hidden, cfg.cond_dim)
-        table = torch.zeros(cfg.vocab_size, cfg.hidden)
-        table[:, :r] = u[:, :r] * s[:r]
-        projection = torch.zeros(cfg.hidden, cfg.cond_dim)
-        projection[:r] = vt[:r]
     # Keep the embedding table's overall scale, so the transformer sees inputs of the size it expects.
     f = (model.tok_emb.weight.norm(dim=1).mean() / table.norm(dim=1).mean().clamp(min=1e-8)).item()
     model.tok_emb.weight.copy_(table * f)
-    model.lexical.weight.copy_(projection * (logit_scale / f))
+    model.lexical.weight.copy_(torch.eye(cfg.hidden) * (logit_scale / f))
     model.lexical.bias.zero_()
     logger.info("lexical prior initialised by ridge regression on %d texts", len(codes))
