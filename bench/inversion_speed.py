@@ -1,6 +1,7 @@
 """Inversions per second and peak memory of a model, at batch 1 and 64, for 8 and 16 steps.
 
     python bench/inversion_speed.py --model en --out docs/bench-inversion-en.json
+    python bench/inversion_speed.py --model en --precision float32   # without bfloat16
     python bench/inversion_speed.py --model en --texts data/prepared/en/heldout.txt \
         --out docs/bench-inversion-en-heldout.json      # held-out texts: longer, up to 32 tokens
 
@@ -44,11 +45,12 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--repeats", type=int, default=5, help="calls at batch 64 (at batch 1: 8x as many)")
     p.add_argument("--texts", default=str(Path(__file__).parents[1] / "tests" / "data" / "sentences.txt"))
+    p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     p.add_argument("--out", help="write the JSON here too")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    inverter = unembed.load(args.model, device="cpu")
+    inverter = unembed.load(args.model, device="cpu", precision=args.precision)
     texts = [t for t in Path(args.texts).read_text(encoding="utf-8").splitlines() if t.strip()]
     vectors = inverter.encoder.encode(texts)
     loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model + encoder
@@ -56,7 +58,7 @@ def main():
     for row in rows:
         print(f"batch {row['batch']:3d}, {row['steps']:2d} steps: {row['ms_per_text']:7.1f} ms/text, "
               f"{row['inversions_per_s']:7.1f} inversions/s, peak RSS {row['peak_rss_mb']:.0f} MB")
-    result = {"model": args.model, "threads": torch.get_num_threads(),
+    result = {"model": args.model, "threads": torch.get_num_threads(), "precision": inverter.precision,
               "cpu": platform.processor() or platform.machine(),
               "parameters": inverter.model.num_parameters(False),
               "rss_after_loading_mb": loaded_rss, "texts": args.texts, "rows": rows}

@@ -5,7 +5,8 @@
 Each variant runs real optimizer steps (MDLM loss, backward, clipping, AdamW) on batches
 from the prepared data (or on synthetic texts of realistic lengths without --data), and
 counts the FLOPs of one step with torch's FLOP counter. MFU = achieved FLOP/s / peak,
-where the peak is the best fp32 GEMM rate measured first, on the same threads.
+where the peak is the best GEMM rate measured first, on the same threads, in the number
+format of the variant's matrix products (float32, or bfloat16 under autocast).
 Text tokens/s counts tokens of text only, never padding: the figure that buys quality.
 """
 from __future__ import annotations
@@ -25,14 +26,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from unembed.config import ModelConfig
 from unembed.diffusion import get_schedule, mdlm_loss
 from unembed.model import ConditionalMDLM
+from unembed.precision import autocast
 from unembed.train.batches import Batches, LengthBuckets
 
 
-def matmul_peak(seconds: float = 2.0) -> dict:
-    """Best fp32 GEMM rate over a few square sizes, GFLOP/s."""
+def matmul_peak(seconds: float = 2.0, dtype: torch.dtype = torch.float32) -> dict:
+    """Best GEMM rate in `dtype` over a few square sizes, GFLOP/s."""
     best = {}
     for n in (512, 1024, 2048):
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         a @ b
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds / 3:
@@ -65,13 +67,14 @@ class AllPositions(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, codes, vectors, ratio, select=None, lengths=None):
-        out = self.model(codes, vectors, ratio, lengths=lengths)
+    def forward(self, codes, vectors, ratio, select=None, **kwargs):
+        out = self.model(codes, vectors, ratio, **kwargs)
         return out._replace(logits=out.logits[select]) if select is not None else out
 
 
 def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tokens: int,
-                steps: int, warmup: int, threads: int, all_logits: bool = False, compile: bool = False) -> dict:
+                steps: int, warmup: int, threads: int, all_logits: bool = False, compile: bool = False,
+                precision: str = "float32") -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = ConditionalMDLM(mcfg)
@@ -88,7 +91,8 @@ def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tok
     def step():
         idx = torch.from_numpy(batches.next())
         width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]
-        parts = mdlm_loss(net, codes[idx, :width], vectors[idx], schedule, g)
+        with autocast(torch.device("cpu"), precision):
+            parts = mdlm_loss(net, codes[idx, :width], vectors[idx], schedule, g)
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -107,7 +111,7 @@ def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tok
     tps = tokens / elapsed
     return {"variant": name, "threads": threads, "batch_tokens": batch_tokens,
             "length_head": mcfg.length_head, "vocab_size": mcfg.vocab_size, "hidden": mcfg.hidden,
-            "layers": mcfg.layers, "compile": compile, "all_logits": all_logits,
+            "layers": mcfg.layers, "compile": compile, "all_logits": all_logits, "precision": precision,
             "seconds_per_step": elapsed / steps, "text_tokens_per_s": tps,
             "gflops_per_s": tps * flops_per_token / 1e9, "mflop_per_text_token": flops_per_token / 1e6}
 
@@ -126,8 +130,9 @@ def main():
     p.add_argument("--out", help="write the JSON here too")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    peak = matmul_peak()
-    print(f"fp32 matmul peak on {args.threads} threads: {peak['gflops']:.1f} GFLOP/s")
+    peaks = {"float32": matmul_peak(), "bfloat16": matmul_peak(dtype=torch.bfloat16)}
+    for name, peak in peaks.items():
+        print(f"{name} matmul peak on {args.threads} threads: {peak['gflops']:.1f} GFLOP/s")
     codes, lengths, vectors = load_texts(args.data, 32, args.vocab_size)
     vocab = int(codes.max()) + 1 if args.data else args.vocab_size
     base = ModelConfig(vocab_size=vocab, hidden=args.hidden, layers=args.layers, heads=args.heads)
@@ -142,6 +147,11 @@ def main():
         ("length buckets, 2048 tokens, 1 thread", base, 2048, dict(threads=1)),
         ("length buckets, 2048 tokens, compiled blocks", base, 2048, dict(compile=True)),
         ("length buckets, 2048 tokens, vocabulary 8192", dataclasses.replace(base, vocab_size=8192), 2048, {}),
+        ("length buckets, 2048 tokens, bfloat16 autocast", base, 2048, dict(precision="bfloat16")),
+        ("length buckets, 1024 tokens, bfloat16, 3 layers (shipped shape)", dataclasses.replace(base, layers=3),
+         1024, dict(precision="bfloat16")),
+        ("length buckets, 1024 tokens, float32, 3 layers (shipped shape)", dataclasses.replace(base, layers=3),
+         1024, {}),
     ]
     rows = []
     for name, mcfg, batch_tokens, extra in variants:
@@ -154,12 +164,13 @@ def main():
             c = codes
         row = run_variant(name, mcfg, c, lengths, vectors, batch_tokens, args.steps, args.warmup,
                           **{"threads": t, **extra})
-        row["mfu"] = row["gflops_per_s"] / peak["gflops"]
+        row["mfu"] = row["gflops_per_s"] / peaks[row["precision"]]["gflops"]
+        row["mfu_of_float32_peak"] = row["gflops_per_s"] / peaks["float32"]["gflops"]
         rows.append(row)
         print(f"{name:48s} {row['text_tokens_per_s']:8.0f} text tok/s  {row['gflops_per_s']:6.1f} GFLOP/s"
               f"  MFU {row['mfu']:.0%}  {row['seconds_per_step']:.3f} s/step")
     result = {"cpu": platform.processor() or platform.machine(), "threads": t,
-              "matmul_peak": peak, "data": args.data or "synthetic", "rows": rows,
+              "matmul_peak": peaks["float32"], "matmul_peak_bfloat16": peaks["bfloat16"], "data": args.data or "synthetic", "rows": rows,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -42,9 +42,10 @@ def main():
     p.add_argument("--steps", type=int, nargs="+", default=[8, 16])
     p.add_argument("--out", default="docs")
     p.add_argument("--readme", help="rewrite this file's results block")
+    p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    inverter = unembed.load(args.model, device="cpu")
+    inverter = unembed.load(args.model, device="cpu", precision=args.precision)
     sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
             "out-of-domain": sample(args.ood, args.n)}
     rows = []
@@ -57,7 +58,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"model": args.model, "n_per_set": args.n, "machine": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+            "threads": torch.get_num_threads(), "precision": inverter.precision, "date": time.strftime("%Y-%m-%d"),
             "command": "python scripts/report.py " + " ".join(
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if v is not None)}
@@ -68,7 +69,7 @@ def main():
         table.append(f"| {r['set']} | {r['steps']} | {r['token_accuracy']:.1%} | {r['token_f1']:.1%} | "
                      f"{r['bleu']:.1f} | {r['exact_match']:.1%} | {r['cosine']:.3f} | {r['seconds']:.0f} |")
     lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
-             f"({meta['threads']} CPU threads), {args.n} texts per set.", "", *table]
+             f"({meta['threads']} CPU threads, {meta['precision']} matrix products), {args.n} texts per set.", "", *table]
     lines += ["", "## Examples (8 steps)", ""]
     for r in rows:
         if r["steps"] == args.steps[0]:
@@ -77,7 +78,8 @@ def main():
             lines.append("")
     (out / f"results-{name}.md").write_text("\n".join(lines) + "\n")
     if args.readme:
-        block = [f"Measured by `{meta['command']}` on {meta['date']}.", "", *table, "",
+        block = [f"Measured by `{meta['command']}` on {meta['date']} ({meta['precision']} matrix products).",
+                 "", *table, "",
                  "Examples at 8 steps (the first of a seeded shuffle, not picked):", ""]
         for r in rows:
             if r["steps"] == args.steps[0]:

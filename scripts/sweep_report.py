@@ -50,7 +50,7 @@ def main():
         last = evals[-1]
         table.append(f"| {label} | {hours[-1]:.2f} | {last['step']} | {100 * last['eval_token_accuracy']:.1f}% "
                      f"| {100 * last.get('eval_masked_acc', 0):.1f}% | {100 * last.get('eval_length_acc', 0):.1f}% "
-                     f"| {last.get('eval_cosine', float('nan')):.3f} |")
+                     f"| {format(last['eval_cosine'], '.3f') if 'eval_cosine' in last else '-'} |")
     ax.set_xlabel("CPU-hours (process CPU time, all threads)")
     ax.set_ylabel("held-out token accuracy, 8 steps (%)")
     ax.grid(alpha=0.3)

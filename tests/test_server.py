@@ -166,3 +166,10 @@ def test_serve_with_a_missing_model_folder_exits_2_with_one_line(tmp_path):
     done = run_cli("serve", "--model", tmp_path / "nowhere", "--port", 1, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("unembed: error: model not found")
+
+
+def test_serve_with_an_unknown_precision_exits_2_with_one_line():
+    from conftest import run_cli
+    done = run_cli("serve", "--model", "en", "--precision", "fp8", "--port", 1, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("unembed: error: precision must be one of")

@@ -6,11 +6,14 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 
-def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None):
+def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None, precision: str = "auto"):
     """An Inverter from a checkpoint folder or a shipped model's name ("en"); `align`: an
-    alignment map folder (`unembed align`) through which it reads another encoder's vectors."""
+    alignment map folder (`unembed align`) through which it reads another encoder's vectors;
+    `precision`: auto | float32 | bfloat16, of the decoder's matrix products (auto: bfloat16
+    on a GPU or a CPU with native bfloat16)."""
     from .pipeline import Inverter
-    return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align)
+    return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align,
+                                    precision=precision)
 
 
 __all__ = ["load", "__version__"]

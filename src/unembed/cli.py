@@ -14,6 +14,7 @@ from . import __version__
 from .config import MODEL_SIZES, AlignConfig, AuditConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
 from .encoders import ENCODER_FIELDS
 from .errors import UnembedError
+from .precision import PRECISIONS
 
 EXIT_BAD_INPUT = 2
 
@@ -32,7 +33,8 @@ def _quiet_libraries() -> None:
 
 def _load(args):
     import unembed
-    return unembed.load(args.model, device=args.device, align=getattr(args, "align", None))
+    return unembed.load(args.model, device=args.device, align=getattr(args, "align", None),
+                        precision=args.precision)
 
 
 def _sampling_overrides(args) -> dict:
@@ -246,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "encoder's vectors through it")
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="of the decoder's matrix products (auto: bfloat16 on a GPU or a CPU with "
+                            "native bfloat16, else float32)")
         if sampling:
             add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
 

@@ -88,6 +88,7 @@ class TrainConfig:
     loss_weighting: str = "uniform"  # uniform: mean CE over masked; elbo: MDLM 1/t weighting
     lexical_weight: float = 1.0      # weight of the bag-of-tokens loss
     init_from: str = ""              # BERT-style encoder whose weights start the model ('' = random)
+    warm_start: str = ""             # inverter folder or shipped name whose weights start the model (same vocabulary); fresh optimizer
     lexical_init: bool = True        # start the bag-of-tokens prior from a ridge fit on the data
     eval_every: int = 1000           # steps between evaluations (decoding from all-mask)
     eval_texts: int = 256            # held-out texts per evaluation
@@ -98,6 +99,7 @@ class TrainConfig:
     stop_at: int = 0                 # stop this invocation at this step, resumable (0 = steps)
     threads: int = 0                 # torch threads (0 = all cores)
     device: str = "auto"             # auto | cpu | cuda
+    precision: str = "auto"          # matrix products: auto (bfloat16 on a GPU or a bfloat16 CPU) | float32 | bfloat16
     seed: int = 0
     resume: bool = True              # continue from the run folder's last checkpoint
 
@@ -121,6 +123,7 @@ class ServeConfig:
     host: str = "127.0.0.1"          # address to listen on (0.0.0.0 to serve other machines)
     port: int = 8000                 # TCP port
     device: str = "auto"             # where models run: auto | cpu | cuda
+    precision: str = "auto"          # decoder matrix products: auto (bfloat16 on a GPU or a bfloat16 CPU) | float32 | bfloat16
     max_batch: int = 64              # most vectors or texts in one request
     max_text_chars: int = 2000       # longest text accepted by /v1/embed and the page
     max_body_bytes: int = 4_000_000  # largest request body

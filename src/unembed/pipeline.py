@@ -20,6 +20,7 @@ from .config import SampleConfig, from_dict, to_dict
 from .encoders import check_vectors
 from .errors import UnembedError
 from .model import ConditionalMDLM
+from .precision import autocast, resolve_precision
 from .sampling import STRATEGIES, Sampler, make_sampler
 from .sampling.refine import EncoderRefiner
 from .vocabulary import MASK, PAD, Vocabulary
@@ -53,18 +54,19 @@ def resolve_checkpoint(name_or_path: str) -> Path:
 
 class Inverter:
     def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, sampling: SampleConfig | None = None,
-                 encoder=None, device: str | torch.device = "cpu", align=None):
+                 encoder=None, device: str | torch.device = "cpu", align=None, precision: str = "auto"):
         self.model = model.eval()
         self.vocab = vocab
         self.sampling = sampling or SampleConfig()
         self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device)  # of the decoder's matrix products
         self._encoder = encoder
         self.align = align          # an AlignMap: this inverter then reads another encoder's vectors
         self._source_encoder = None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None,
-                        align: str | None = None) -> "Inverter":
+                        align: str | None = None, precision: str = "auto") -> "Inverter":
         folder = resolve_checkpoint(name_or_path)
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
@@ -75,7 +77,7 @@ class Inverter:
                 sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
-        inverter = cls(model, vocab, sampling, encoder, device)
+        inverter = cls(model, vocab, sampling, encoder, device, precision=precision)
         if align:
             inverter.set_align(align)
         return inverter
@@ -150,14 +152,16 @@ class Inverter:
         lengths = (codes != PAD).sum(dim=1)
         sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
         ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
-        conditioning = self.model.conditioning(vectors)   # the same at every step
+        with autocast(self.device, self.precision):
+            conditioning = self.model.conditioning(vectors)   # the same at every step
         for i in range(steps):
             if not (codes == MASK).any():
                 break  # every row has fewer masked positions than the number of steps
             masked = codes == MASK
-            logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
-                                conditioning=conditioning).logits
-            codes = sampler.step(i, logits, codes)                         # logits (n, V): masked only
+            with autocast(self.device, self.precision):
+                logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
+                                    conditioning=conditioning).logits
+            codes = sampler.step(i, logits.float(), codes)                 # logits (n, V): masked only
             if callback is not None:
                 callback(i, codes, sampler.confidence)
         return codes

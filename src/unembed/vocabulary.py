@@ -111,6 +111,11 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.kept_ids) + len(SPECIALS)
 
+    def same_as(self, other: "Vocabulary") -> bool:
+        """The same tokenizer and the same kept ids: model codes mean the same tokens."""
+        return (np.array_equal(self.kept_ids, other.kept_ids)
+                and self.tokenizer.to_str() == other.tokenizer.to_str())
+
     # --- text <-> tokenizer ids ---------------------------------------------------------
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]

@@ -65,16 +65,17 @@ class Sampler(ABC):
         penalised."""
         if self.repetition_penalty <= 0:
             return logits
-        counts = torch.zeros(codes.shape[0], logits.shape[-1], device=logits.device)
-        counts.scatter_add_(1, codes.clamp(min=0), (codes >= 3).float())
-        rows = (codes == MASK).nonzero(as_tuple=True)[0]
-        return logits - self.repetition_penalty * counts[rows]
+        rows = (codes == MASK).nonzero(as_tuple=True)[0]                # (n,) the row of each
+        # each masked position's row has at most L written tokens: scatter those, not (n, V) counts
+        penalty = -self.repetition_penalty * (codes[rows] >= 3).to(logits.dtype)   # (n, L)
+        return logits.scatter_add(1, codes[rows].clamp(min=0), penalty)
 
     def best_tokens(self, logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The most probable token at each masked position and its probability, laid out as
         codes (B, L): elsewhere the written code and probability 0. logits (n, V)."""
-        probs = self.penalise_repeats(logits, codes).float().softmax(-1)
-        confidence, best = probs.max(dim=-1)                          # (n,)
+        logits = self.penalise_repeats(logits, codes).float()
+        top, best = logits.max(dim=-1)                                # (n,)
+        confidence = (top - logits.logsumexp(dim=-1)).exp()          # its softmax probability
         return self.scatter(codes, best, confidence)
 
     @staticmethod

@@ -40,7 +40,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     """models: name -> checkpoint folder or shipped name (default: every shipped model);
     aligns: name -> alignment map folder for models that read another encoder's vectors."""
     config = config or ServeConfig()
-    registry = ModelRegistry(models, device=config.device, aligns=aligns)
+    registry = ModelRegistry(models, device=config.device, aligns=aligns, precision=config.precision)
     gate = Gate(config.max_concurrent)
     app = FastAPI(title="unembed", version=__version__,
                   description="Turn text-embedding vectors back into text.")

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import threading
 
+import torch
 from fastapi import HTTPException
 
 from ..config import to_dict
 from ..errors import UnembedError
 from ..pipeline import SHIPPED, Inverter, resolve_checkpoint
+from ..precision import resolve_precision
 from ..sampling import STRATEGIES
 
 
@@ -17,7 +19,7 @@ def shipped_models() -> list[str]:
 
 class ModelRegistry:
     def __init__(self, specs: dict[str, str] | None, device: str = "auto",
-                 aligns: dict[str, str] | None = None):
+                 aligns: dict[str, str] | None = None, precision: str = "auto"):
         """specs: name -> checkpoint folder or shipped name; the first is the default. aligns:
         name -> alignment map folder, for the models that read another encoder's vectors.
         Every folder is checked now, so a wrong path stops the server before it starts."""
@@ -33,7 +35,8 @@ class ModelRegistry:
             from ..align import AlignMap
             AlignMap.load(folder)
         self.default = next(iter(self.specs))
-        self.device = device
+        resolve_precision(precision, torch.device("cpu"))  # a bad name stops the server now
+        self.device, self.precision = device, precision
         self._loaded: dict[str, Inverter] = {}
         self._lock = threading.Lock()
 
@@ -44,7 +47,8 @@ class ModelRegistry:
         with self._lock:
             if name not in self._loaded:
                 self._loaded[name] = Inverter.from_pretrained(self.specs[name], device=self.device,
-                                                              align=self.aligns.get(name))
+                                                              align=self.aligns.get(name),
+                                                              precision=self.precision)
         return name, self._loaded[name]
 
     def describe(self) -> list[dict]:

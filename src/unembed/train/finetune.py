@@ -60,7 +60,8 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
                 best = (loss, copy.deepcopy(model.state_dict()))
     if n_check:
         model.load_state_dict(best[1])
-    return Inverter(model.eval(), inverter.vocab, inverter.sampling, inverter._encoder, inverter.device)
+    return Inverter(model.eval(), inverter.vocab, inverter.sampling, inverter._encoder, inverter.device,
+                    precision=inverter.precision)
 
 
 @torch.no_grad()

@@ -18,7 +18,8 @@ from ..diffusion import get_schedule, mdlm_loss
 from ..errors import UnembedError
 from ..eval.metrics import cosine_rows, token_accuracy
 from ..model import ConditionalMDLM
-from ..pipeline import Inverter, resolve_device
+from ..pipeline import Inverter, resolve_checkpoint, resolve_device
+from ..precision import autocast, resolve_precision
 from ..vocabulary import PAD, Vocabulary
 from . import distributed as dist
 from .batches import Batches, LengthBuckets
@@ -85,6 +86,12 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
     existing = find_checkpoint(Path(cfg.out)) if cfg.resume else None
     if existing is not None:  # a resumed run keeps the architecture it started with
         return from_dict(ModelConfig, json.loads((existing / "model" / "config.json").read_text()))
+    if cfg.warm_start:        # so does a warm start: the architecture of the model it continues
+        folder = resolve_checkpoint(cfg.warm_start)
+        if not Vocabulary.load(folder).same_as(vocab):
+            raise UnembedError(f"--warm-start {cfg.warm_start}: its vocabulary differs from {cfg.data}'s; "
+                               f"prepare the data with its tokenizer.json and the same corpus, or train anew")
+        return from_dict(ModelConfig, json.loads((folder / "config.json").read_text()))
     recorded = {k: meta[k] for k in ENCODER_FIELDS if k in meta}
     return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
                                    "cond_dim": meta["dim"], **recorded})
@@ -141,10 +148,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     schedule = get_schedule(cfg.schedule)
     step, best, spent = 0, -1.0, {"elapsed": 0.0, "cpu_seconds": 0.0}  # spent: by earlier invocations
     existing = find_checkpoint(run) if cfg.resume else None
-    if cfg.init_from and existing is None:
+    if cfg.warm_start and existing is None:
+        model.load_state_dict(ConditionalMDLM.from_pretrained(resolve_checkpoint(cfg.warm_start)).state_dict())
+        logger.info("weights from %s", cfg.warm_start)
+    elif cfg.init_from and existing is None:
         from ..model.pretrained_init import init_from_bert
         init_from_bert(model, cfg.init_from, vocab)
-    if cfg.lexical_init and existing is None and rank == 0:  # DDP copies rank 0's weights to all
+    if cfg.lexical_init and existing is None and not cfg.warm_start and rank == 0:  # DDP copies rank 0's weights to all
         from ..model.lexical_init import init_lexical_prior
         init_lexical_prior(model, codes.numpy(), vectors.numpy())
     if existing is not None:
@@ -186,7 +196,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     log = open(run / "log.jsonl", "a") if rank == 0 else None
 
     # 4. the loop
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    precision = resolve_precision(cfg.precision, device)
+    logger.info("matrix products in %s", precision)
     start, cpu_start, tokens, stop = time.time(), time.process_time(), 0, False
 
     def clocks() -> dict:
@@ -205,7 +216,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
                 group["lr"] = lr
             #   b. forward, backward, clip, update
             model.train()
-            with autocast:
+            with autocast(device, precision):
                 length_sample = None
                 if mcfg.length_head:  # a random sample of all lengths for the length head
                     pick = torch.from_numpy(np.random.default_rng([cfg.seed, rank, step]).integers(
