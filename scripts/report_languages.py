@@ -59,8 +59,9 @@ def main():
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--out", default="docs")
     p.add_argument("--readme", help="rewrite this file's results block")
+    p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     args = p.parse_args()
-    inverter = unembed.load(args.model, device="cpu")
+    inverter = unembed.load(args.model, device="cpu", precision=args.precision)
     files = sorted(Path(args.heldout).glob("*.txt"))
     if not files:
         sys.exit(f"{args.heldout}: no LANG.txt files; run scripts/build_corpus_multilingual.py")
@@ -76,10 +77,10 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = (f"python scripts/report_languages.py --model {args.model} --heldout {args.heldout} "
-               f"--n {args.n} --steps {args.steps}")
+               f"--n {args.n} --steps {args.steps} --precision {args.precision}")
     meta = {"model": args.model, "n_per_language": args.n, "steps": args.steps, "command": command,
             "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "date": time.strftime("%Y-%m-%d"), "bleu_tokenize": BLEU_TOKENIZE}
+            "precision": inverter.precision, "date": time.strftime("%Y-%m-%d"), "bleu_tokenize": BLEU_TOKENIZE}
     (out / f"results-{name}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2,
                                                          ensure_ascii=False) + "\n")
     table = ["| language | token accuracy | vs English | token F1 | BLEU | cosine | cosine, unrelated text | "
@@ -95,7 +96,7 @@ def main():
             "each reference's vector and another reference's of the same language, the floor to read "
             "the cosine against.")
     lines = [f"# Results per language: `{name}`", "", f"Measured by `{command}` on {meta['date']} "
-             f"({meta['threads']} CPU threads). {note}", "", *table, "", "## Examples", "",
+             f"({meta['threads']} CPU threads, {meta['precision']} matrix products). {note}", "", *table, "", "## Examples", "",
              "The first texts of a seeded shuffle, not picked.", "",
              "| language | reference | reconstruction |", "|---|---|---|"]
     for r in rows:
@@ -103,7 +104,8 @@ def main():
                   for e in r["examples"]]
     (out / f"results-{name}.md").write_text("\n".join(lines) + "\n")
     if args.readme:
-        block = [f"Measured by `{command}` on {meta['date']}. {note}", "", *table, "",
+        block = [f"Measured by `{command}` on {meta['date']} ({meta['precision']} matrix products). {note}",
+                 "", *table, "",
                  "Examples (the first of a seeded shuffle, not picked):", ""]
         block += [f"- {r['language']}: \"{r['examples'][0]['reference']}\" -> "
                   f"\"{r['examples'][0]['reconstruction']}\"" for r in rows]
