@@ -75,3 +75,10 @@ def test_a_warm_start_with_another_vocabulary_is_one_line_and_writes_nothing(tmp
     assert result.returncode == 2
     assert "vocabulary differs" in result.stderr and result.stderr.count("unembed: error") == 1
     assert not out.exists()
+
+
+def test_training_with_an_unknown_precision_is_one_line_and_writes_nothing(tmp_path, tiny_data):
+    out = tmp_path / "run"
+    result = run_cli("train", "--data", tiny_data, "--out", out, "--precision", "fp8", "--steps", "2")
+    assert result.returncode == 2 and "precision must be one of" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()

@@ -124,6 +124,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
         device = torch.device("cuda", dist.local_rank())
         torch.cuda.set_device(device)
     run = Path(cfg.out)
+    precision = resolve_precision(cfg.precision, device)  # a bad name stops here, before any file
+    logger.info("matrix products in %s", precision)
 
     # 2. data
     meta = cache.read_meta(Path(cfg.data))
@@ -196,8 +198,6 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     log = open(run / "log.jsonl", "a") if rank == 0 else None
 
     # 4. the loop
-    precision = resolve_precision(cfg.precision, device)
-    logger.info("matrix products in %s", precision)
     start, cpu_start, tokens, stop = time.time(), time.process_time(), 0, False
 
     def clocks() -> dict:
