@@ -32,13 +32,12 @@ def attention(batch: int, heads: int, length: int, head_dim: int, repeats: int) 
     for precision in ("float32", "bfloat16"):
         for kernel, fn in (("fused (SDPA)", lambda q, k, v: F.scaled_dot_product_attention(q, k, v)),
                            ("plain matrix products", lambda q, k, v: explicit_attention(q, k, v, None, 0.0))):
+            dtype = getattr(torch, precision)  # in training, q, k, v come from Linears in this format
             q, k, v = (torch.randn(batch, heads, length, head_dim, requires_grad=True) for _ in range(3))
 
             def step():
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-                    y = fn(q.to(torch.bfloat16) if precision == "bfloat16" else q,
-                           k.to(torch.bfloat16) if precision == "bfloat16" else k,
-                           v.to(torch.bfloat16) if precision == "bfloat16" else v)
+                    y = fn(q.to(dtype), k.to(dtype), v.to(dtype))
                 y.float().sum().backward()
             rows.append({"kernel": f"attention, {kernel}", "precision": precision,
                          "shape": [batch, heads, length, head_dim], "ms_forward_backward": mean_ms(step, repeats)})
