@@ -2,6 +2,7 @@
 
     python bench/inversion_speed.py --model en --out docs/bench-inversion-en.json
     python bench/inversion_speed.py --model en --precision float32   # without bfloat16
+    python bench/inversion_speed.py --model en --system-malloc       # glibc's default allocator
     python bench/inversion_speed.py --model en --texts data/prepared/en/heldout.txt \
         --out docs/bench-inversion-en-heldout.json      # held-out texts: longer, up to 32 tokens
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 import unembed
+from unembed.allocator import reuse_freed_memory
 
 
 def measure(inverter, all_vectors: np.ndarray, batch: int, steps: int, repeats: int) -> dict:
@@ -46,8 +48,11 @@ def main():
     p.add_argument("--repeats", type=int, default=5, help="calls at batch 64 (at batch 1: 8x as many)")
     p.add_argument("--texts", default=str(Path(__file__).parents[1] / "tests" / "data" / "sentences.txt"))
     p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="leave glibc's allocator as it is (mmap and unmap every block over 32 MB)")
     p.add_argument("--out", help="write the JSON here too")
     args = p.parse_args()
+    reused = not args.system_malloc and reuse_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
@@ -58,7 +63,7 @@ def main():
     for row in rows:
         print(f"batch {row['batch']:3d}, {row['steps']:2d} steps: {row['ms_per_text']:7.1f} ms/text, "
               f"{row['inversions_per_s']:7.1f} inversions/s, peak RSS {row['peak_rss_mb']:.0f} MB")
-    result = {"model": args.model, "threads": torch.get_num_threads(), "precision": inverter.precision,
+    result = {"model": args.model, "threads": torch.get_num_threads(), "precision": inverter.precision, "reuse_freed_memory": reused,
               "cpu": platform.processor() or platform.machine(),
               "parameters": inverter.model.num_parameters(False),
               "rss_after_loading_mb": loaded_rss, "texts": args.texts, "rows": rows}

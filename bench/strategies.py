@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import unembed
+from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -60,6 +61,7 @@ def main():
     p.add_argument("--render", help="only rewrite the markdown from this saved JSON (no measuring)")
     p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     args = p.parse_args()
+    reuse_freed_memory()
     if args.render:
         saved = json.loads(Path(args.render).read_text())
         write_markdown(Path(args.render).with_suffix(".md"), saved, saved["rows"])

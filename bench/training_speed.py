@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from unembed.allocator import reuse_freed_memory
 from unembed.config import ModelConfig
 from unembed.diffusion import get_schedule, mdlm_loss
 from unembed.model import ConditionalMDLM
@@ -74,14 +75,14 @@ class AllPositions(torch.nn.Module):
 
 def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tokens: int,
                 steps: int, warmup: int, threads: int, all_logits: bool = False, compile: bool = False,
-                precision: str = "float32") -> dict:
+                precision: str = "float32", fused_adamw: bool = False) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = ConditionalMDLM(mcfg)
     if compile:
         for block in model.blocks:
             block.compile()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused_adamw)  # the trainer's is fused
     schedule, g = get_schedule("linear"), torch.Generator().manual_seed(0)
     if mcfg.length_head:
         batches = LengthBuckets(lengths.numpy(), batch_tokens, seed=0)
@@ -112,6 +113,7 @@ def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tok
     return {"variant": name, "threads": threads, "batch_tokens": batch_tokens,
             "length_head": mcfg.length_head, "vocab_size": mcfg.vocab_size, "hidden": mcfg.hidden,
             "layers": mcfg.layers, "compile": compile, "all_logits": all_logits, "precision": precision,
+            "fused_adamw": fused_adamw,
             "seconds_per_step": elapsed / steps, "text_tokens_per_s": tps,
             "gflops_per_s": tps * flops_per_token / 1e9, "mflop_per_text_token": flops_per_token / 1e6}
 
@@ -152,6 +154,13 @@ def main():
          1024, dict(precision="bfloat16")),
         ("length buckets, 1024 tokens, float32, 3 layers (shipped shape)", dataclasses.replace(base, layers=3),
          1024, {}),
+        # from here on freed memory is reused (it cannot be switched back): these rows run last
+        ("length buckets, 1024 tokens, bfloat16, 3 layers, freed memory reused", dataclasses.replace(base, layers=3),
+         1024, dict(precision="bfloat16", reuse_memory=True)),
+        ("length buckets, 1024 tokens, bfloat16, 3 layers, freed memory reused, fused AdamW",
+         dataclasses.replace(base, layers=3), 1024, dict(precision="bfloat16", reuse_memory=True, fused_adamw=True)),
+        ("length buckets, 2048 tokens, bfloat16, freed memory reused, fused AdamW", base, 2048,
+         dict(precision="bfloat16", reuse_memory=True, fused_adamw=True)),
     ]
     rows = []
     for name, mcfg, batch_tokens, extra in variants:
@@ -162,8 +171,11 @@ def main():
             c[c >= mcfg.vocab_size] = 3 + c[c >= mcfg.vocab_size] % (mcfg.vocab_size - 3)
         else:
             c = codes
+        extra = dict(extra)
+        reused = extra.pop("reuse_memory", False) and reuse_freed_memory()
         row = run_variant(name, mcfg, c, lengths, vectors, batch_tokens, args.steps, args.warmup,
                           **{"threads": t, **extra})
+        row["reuse_freed_memory"] = reused
         row["mfu"] = row["gflops_per_s"] / peaks[row["precision"]]["gflops"]
         row["mfu_of_float32_peak"] = row["gflops_per_s"] / peaks["float32"]["gflops"]
         rows.append(row)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import unembed
+from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate
 
 KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine")
@@ -44,6 +45,7 @@ def main():
     p.add_argument("--readme", help="rewrite this file's results block")
     p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     args = p.parse_args()
+    reuse_freed_memory()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
     sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),

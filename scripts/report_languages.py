@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 import unembed
+from unembed.allocator import reuse_freed_memory
 from unembed.eval import cosine_rows, score
 from unembed.eval.language import BLEU_TOKENIZE, identify
 
@@ -61,6 +62,7 @@ def main():
     p.add_argument("--readme", help="rewrite this file's results block")
     p.add_argument("--precision", default="auto", help="auto | float32 | bfloat16 (the decoder's products)")
     args = p.parse_args()
+    reuse_freed_memory()
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
     files = sorted(Path(args.heldout).glob("*.txt"))
     if not files:

@@ -74,8 +74,21 @@ def test_one_step_does_not_commit_the_same_word_twice_while_others_wait():
     logits[0, 7] = logits[1, 7] = 9.0                          # two positions want token 7
     logits[2, 5] = 5.0
     logits[3, 0] = 4.0
-    codes = s.step(0, logits, torch.full((1, 4), MASK))
+    codes = s.step(0, logits.clone(), torch.full((1, 4), MASK))      # a step uses its logits up
     assert codes[0].tolist().count(7) == 1 and 5 in codes[0].tolist()
     plain = ConfidenceSampler(schedule="linear")
     plain.set_timesteps(2, 4)
     assert plain.step(0, logits, torch.full((1, 4), MASK))[0].tolist().count(7) == 2
+
+
+def test_confidence_is_the_softmax_probability_of_the_chosen_token():
+    s = ConfidenceSampler(repetition_penalty=1.5)
+    codes = torch.tensor([[4, MASK, MASK], [MASK, 9, PAD]])
+    logits = torch.randn(3, 12, generator=torch.Generator().manual_seed(0)) * 3
+    logits[:, MASK] = float("-inf")
+    expected = s.penalise_repeats(logits.clone(), codes).softmax(dim=-1)   # (3, V)
+    best, confidence = s.best_tokens(logits.clone(), codes)
+    masked = codes == MASK
+    assert torch.equal(best[masked], expected.argmax(dim=-1))
+    assert torch.allclose(confidence[masked], expected.max(dim=-1).values, atol=1e-6)
+    assert (confidence[~masked] == 0).all()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .allocator import reuse_freed_memory
 from .config import MODEL_SIZES, AlignConfig, AuditConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
 from .encoders import ENCODER_FIELDS
 from .errors import UnembedError
@@ -340,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare")
                         else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
+    reuse_freed_memory()
     try:
         args.func(args)
     except UnembedError as exc:

@@ -152,18 +152,18 @@ class Inverter:
         lengths = (codes != PAD).sum(dim=1)
         sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
         ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
+        # one autocast context for all steps: it casts each weight once, not once per step
         with autocast(self.device, self.precision):
             conditioning = self.model.conditioning(vectors)   # the same at every step
-        for i in range(steps):
-            if not (codes == MASK).any():
-                break  # every row has fewer masked positions than the number of steps
-            masked = codes == MASK
-            with autocast(self.device, self.precision):
+            for i in range(steps):
+                if not (codes == MASK).any():
+                    break  # every row has fewer masked positions than the number of steps
+                masked = codes == MASK
                 logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
                                     conditioning=conditioning).logits
-            codes = sampler.step(i, logits.float(), codes)                 # logits (n, V): masked only
-            if callback is not None:
-                callback(i, codes, sampler.confidence)
+                codes = sampler.step(i, logits.float(), codes)             # logits (n, V): masked only
+                if callback is not None:
+                    callback(i, codes, sampler.confidence)
         return codes
 
     @torch.no_grad()

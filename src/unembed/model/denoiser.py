@@ -19,6 +19,7 @@ from ..config import ModelConfig, from_dict, to_dict
 from ..errors import UnembedError
 from ..vocabulary import MASK, PAD
 from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
+from .packing import Packing
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -35,7 +36,8 @@ class Conditioning(NamedTuple):
     v: torch.Tensor                    # (B, D) unit vectors scaled by sqrt(D)
     c_vec: torch.Tensor                # (B, C) the AdaLN condition before the time embedding
     prefix: torch.Tensor | None        # (B, P, C) prefix tokens
-    lexical: torch.Tensor | None       # (B, V) bag-of-tokens prior logits
+    lexical: torch.Tensor | None       # (B, C) the bag-of-tokens prior in token-embedding space:
+                                       # its logits are this times the token table
 
 
 class ConditionalMDLM(nn.Module):
@@ -95,8 +97,7 @@ class ConditionalMDLM(nn.Module):
         return Conditioning(
             v, self.cond(v),
             self.prefix(v).view(B, P, -1) if P else None,
-            F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight)
-            if self.lexical is not None else None)
+            self.lexical(F.normalize(vectors.float(), dim=-1)) if self.lexical is not None else None)
 
     def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
                 select: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
@@ -119,18 +120,20 @@ class ConditionalMDLM(nn.Module):
         if P:
             x = torch.cat([prefix, x], dim=1)                     # (B, P + L, C)
         x = x + self.pos_emb[:P + L]
-        keys = None
-        if lengths is not None:  # (B, 1, 1, P + L): True where a key takes part
-            keys = (torch.arange(P + L, device=codes.device) < P + lengths[:, None])[:, None, None, :]
+        packing = None
+        if lengths is not None:  # the blocks see only each row's prefix and text
+            packing = Packing(P + lengths, P + L)
+            x = packing.pack(x)                                   # (N, C)
         for block in self.blocks:
-            x = block(x, c, keys)
-        h = self.final(x, c)[:, P:]                               # (B, L, C)
+            x = block(x, c, packing)
+        h = self.final(x, c, packing)
+        h = (packing.unpack(h) if packing is not None else h)[:, P:]   # (B, L, C)
         if select is not None:
             rows = select.nonzero(as_tuple=True)[0]
             h = h[select]                                         # (n, C)
+        if lexical is not None:  # prior logits + logits = (lexical + h) W^T: add before the head
+            h = h + (lexical[rows] if select is not None else lexical[:, None])
         logits = F.linear(h, self.tok_emb.weight, self.out_bias)
-        if lexical is not None:
-            logits = logits + (lexical[rows] if select is not None else lexical[:, None])
         logits[..., MASK] = float("-inf")                         # never predict [MASK]
         if self.length is not None:
             logits[..., PAD] = float("-inf")                      # the length head sets the length
@@ -138,7 +141,8 @@ class ConditionalMDLM(nn.Module):
         if self.length is not None and not given:
             length = self.length(v if length_vectors is None else
                                  torch.cat([v, self.condition(length_vectors)]))
-        return DenoiserOutput(logits, lexical, length)
+        prior = F.linear(lexical, self.tok_emb.weight) if lexical is not None and not given else None
+        return DenoiserOutput(logits, prior, length)
 
     # --- folders ----------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:

@@ -60,22 +60,24 @@ class Sampler(ABC):
         return (codes == MASK).sum(dim=1) / torch.as_tensor(self.lengths, device=codes.device).clamp(min=1)
 
     def penalise_repeats(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """Lower the logits of tokens already written in the row, once per use. logits (n, V)
-        at the masked positions of codes (B, L), row-major. Special codes (< 3) are never
-        penalised."""
+        """Lower, in place, the logits of tokens already written in the row, once per use.
+        logits (n, V) at the masked positions of codes (B, L), row-major. Special codes (< 3)
+        are never penalised."""
         if self.repetition_penalty <= 0:
             return logits
         rows = (codes == MASK).nonzero(as_tuple=True)[0]                # (n,) the row of each
         # each masked position's row has at most L written tokens: scatter those, not (n, V) counts
         penalty = -self.repetition_penalty * (codes[rows] >= 3).to(logits.dtype)   # (n, L)
-        return logits.scatter_add(1, codes[rows].clamp(min=0), penalty)
+        return logits.scatter_add_(1, codes[rows].clamp(min=0), penalty)
 
     def best_tokens(self, logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The most probable token at each masked position and its probability, laid out as
-        codes (B, L): elsewhere the written code and probability 0. logits (n, V)."""
-        logits = self.penalise_repeats(logits, codes).float()
+        codes (B, L): elsewhere the written code and probability 0. logits (n, V) float32,
+        used up: they are overwritten in place."""
+        logits = self.penalise_repeats(logits, codes)
         top, best = logits.max(dim=-1)                                # (n,)
-        confidence = (top - logits.logsumexp(dim=-1)).exp()          # its softmax probability
+        # its softmax probability, 1 / sum(exp(logits - top)), without a new (n, V) tensor
+        confidence = logits.sub_(top[:, None]).exp_().sum(dim=-1).reciprocal()
         return self.scatter(codes, best, confidence)
 
     @staticmethod
@@ -116,7 +118,8 @@ class Sampler(ABC):
     @abstractmethod
     def step(self, index: int, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Given the model's logits (n, V) at the n masked positions of codes (B, L), in
-        row-major order, at step `index`: return the next codes (B, L)."""
+        row-major order, at step `index`: return the next codes (B, L). The logits are float32
+        and the step's own: it may overwrite them."""
 
 
 def demote_same_step_repeats(confidence: torch.Tensor, best: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ class EulerSampler(Sampler):
         codes (B, L). logits (n, V)."""
         if self.temperature == 0:
             return self.best_tokens(logits, codes)
-        penalised = self.penalise_repeats(logits, codes).float()
+        penalised = self.penalise_repeats(logits, codes)
         probs = penalised.softmax(-1)                                        # (n, V)
         tempered = (penalised / self.temperature).softmax(-1) if self.temperature != 1 else probs
         # argmax of p / Exp(1) draws from p (an exponential race), far faster than multinomial

@@ -145,7 +145,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type == "cuda")
+                                  lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type in ("cuda", "cpu"))
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)  # masks and times
     schedule = get_schedule(cfg.schedule)
     step, best, spent = 0, -1.0, {"elapsed": 0.0, "cpu_seconds": 0.0}  # spent: by earlier invocations
