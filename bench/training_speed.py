@@ -159,6 +159,8 @@ def main():
          1024, dict(precision="bfloat16", reuse_memory=True)),
         ("length buckets, 1024 tokens, bfloat16, 3 layers, freed memory reused, fused AdamW",
          dataclasses.replace(base, layers=3), 1024, dict(precision="bfloat16", reuse_memory=True, fused_adamw=True)),
+        ("length buckets, 2048 tokens, bfloat16, 3 layers, freed memory reused, fused AdamW",
+         dataclasses.replace(base, layers=3), 2048, dict(precision="bfloat16", reuse_memory=True, fused_adamw=True)),
         ("length buckets, 2048 tokens, bfloat16, freed memory reused, fused AdamW", base, 2048,
          dict(precision="bfloat16", reuse_memory=True, fused_adamw=True)),
     ]

@@ -4,10 +4,12 @@ the held-out split (kept apart from the reported texts). Each prints one JSON li
     python scripts/decoding_probes.py refine-variants --n 48 --threads 1
     python scripts/decoding_probes.py oracle-length --n 128 --threads 1
     python scripts/decoding_probes.py int8 --n 64 --threads 1
+    python scripts/decoding_probes.py oracle-selection --n 128 --threads 1
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 import warnings
@@ -55,6 +57,38 @@ def oracle_length(inverter, texts, vectors):
         print(json.dumps({"lengths": name, "token_accuracy": round(float(acc), 4)}))
 
 
+def oracle_selection(inverter, texts, vectors, candidates: int = 64):
+    """What choosing among `candidates` proposals can buy at best: refine's first round (greedy
+    decodes at the four likeliest lengths, the rest sampled) for each text, scored three ways:
+    the greedy default, the candidate the encoder ranks first (one call per candidate), and
+    the candidate of highest token accuracy (an oracle that reads the reference)."""
+    L = inverter.model.config.max_len
+    refs = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
+    sampling = dataclasses.replace(inverter.sampling, strategy="refine", candidates=candidates,
+                                   encoder_budget=candidates, rounds=0)
+    refiner = refine.EncoderRefiner(inverter, sampling)
+    default = evaluate(inverter, texts, vectors=vectors, show_progress=False)["token_accuracy"]
+    rows = {"by cosine": [], "oracle": [], "greedy first candidate": []}
+    for start in range(0, len(texts), 8):
+        v = torch.from_numpy(vectors[start:start + 8])
+        codes, _ = refiner.propose(v.repeat_interleave(candidates, dim=0))
+        hyps = [inverter.vocab.decode(c) for c in codes.numpy()]
+        emb = inverter.own_encoder.encode(hyps)
+        emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        target = vectors[start:start + 8] / np.linalg.norm(vectors[start:start + 8], axis=1, keepdims=True)
+        hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize(hyps)]
+        for b in range(len(v)):
+            group = range(b * candidates, (b + 1) * candidates)
+            acc = [metrics.token_accuracy(ref_ids[start + b], hyp_ids[i]) for i in group]
+            cos = [float(emb[i] @ target[b]) for i in group]
+            rows["by cosine"].append(acc[int(np.argmax(cos))])
+            rows["oracle"].append(max(acc))
+            rows["greedy first candidate"].append(acc[0])
+    print(json.dumps({"candidates": candidates, "texts": len(texts), "default (confidence, 8 steps)": round(default, 4),
+                      **{k: round(float(np.mean(x)), 4) for k, x in rows.items()}}))
+
+
 def int8(inverter, texts, vectors):
     """Dynamic int8 quantisation of the transformer's linear layers: speed and accuracy."""
     def speed():
@@ -79,7 +113,7 @@ def int8(inverter, texts, vectors):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8"])
+    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8", "oracle-selection"])
     p.add_argument("--model", default="en")
     p.add_argument("--texts", default="data/prepared/en/heldout.txt")
     p.add_argument("--start", type=int, default=1744, help="first line of --texts (the tuning slice)")
@@ -92,7 +126,8 @@ def main():
     inverter = unembed.load(args.model, device="cpu")
     L = inverter.model.config.max_len
     vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
-    {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8}[args.probe](
+    {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8,
+     "oracle-selection": oracle_selection}[args.probe](
         inverter, texts, vectors)
 
 

@@ -62,6 +62,38 @@ def test_padding_beyond_a_rows_length_changes_nothing_and_is_never_predicted():
     assert torch.equal(model.predict_length(vec), out.length)
 
 
+
+def test_packed_rows_of_three_lengths_match_each_row_alone_in_logits_and_gradients():
+    torch.manual_seed(0)
+    model = small(prefix_tokens=2, lexical_prior=True, time_conditioning=True, length_head=True)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    vec, t, lengths = torch.randn(3, 16), torch.rand(3), torch.tensor([3, 10, 7])
+    codes = torch.randint(3, 50, (3, 10))
+    select = (torch.arange(10) < lengths[:, None]) & (torch.rand(3, 10) < 0.6)
+    select[:, 0] = True
+    packed = model(codes, vec, t, select=select, lengths=lengths).logits      # (n, V)
+    packed[torch.isfinite(packed)].sum().backward()
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    alone = torch.cat([model(codes[i:i + 1, :n], vec[i:i + 1], t[i:i + 1], select=select[i:i + 1, :n]).logits
+                       for i, n in enumerate(lengths.tolist())])
+    assert torch.allclose(packed, alone, atol=1e-5)
+    alone[torch.isfinite(alone)].sum().backward()
+    again = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(grads) == len(again) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(grads, again))
+
+
+def test_packing_keeps_each_rows_real_tokens_in_order():
+    from unembed.model.packing import Packing
+    packing = Packing(torch.tensor([2, 0, 3]), 4)
+    x = torch.arange(12.0).view(3, 4, 1)
+    assert packing.pack(x).flatten().tolist() == [0, 1, 8, 9, 10]
+    assert packing.rows.tolist() == [0, 0, 2, 2, 2]
+    back = packing.unpack(packing.pack(x))
+    assert torch.equal(back[packing.keep], x[packing.keep]) and (back[~packing.keep] == 0).all()
+    assert packing.per_token(torch.tensor([[5.0], [6.0], [7.0]])).flatten().tolist() == [5, 5, 7, 7, 7]
+
 def test_save_and_load_round_trip(tmp_path):
     torch.manual_seed(0)
     model = small(prefix_tokens=2, lexical_prior=True)

@@ -1,11 +1,12 @@
 """Keep freed memory for reuse instead of handing it back to the system.
 
-glibc serves every allocation over 32 MB (a batch's logits: positions x 16k tokens) with a
-fresh mmap and unmaps it on free, so the next step page-faults the same memory in again:
-on this 2-core machine that cost 30% of decoding time and 10% of training time. With mmap
-off and trimming off, freed blocks stay in the heap and the next step reuses them. The
-price: the process keeps its peak memory until it exits. The CLI, the server and the
-benchmarks call this; a library user may too (or set MALLOC_MMAP_MAX_=0 before starting)."""
+glibc serves every allocation over 32 MB (a batch's logits: positions x 16k tokens) with
+a fresh mmap and unmaps it on free, so every step maps, zeroes and faults in that memory
+again: on this 2-core machine that cost 30% of batch decoding time and 10% of training
+time. With mmap and trimming off, freed blocks stay in the heap for the next step. The
+price: the process keeps its peak memory until it exits, so the CLI's batch commands and the
+benchmarks call this, and `unembed serve` does not. A library user may call it too (or set
+MALLOC_MMAP_MAX_=0 before starting)."""
 from __future__ import annotations
 
 import ctypes

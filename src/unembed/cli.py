@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare")
                         else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
-    reuse_freed_memory()
+    if args.command != "serve":  # batch work keeps its peak memory; a long-lived server returns it
+        reuse_freed_memory()
     try:
         args.func(args)
     except UnembedError as exc:
