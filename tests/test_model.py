@@ -104,7 +104,7 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = ConditionalMDLM.from_pretrained(tmp_path / "m")
     codes, vec, t = torch.randint(3, 50, (2, 10)), torch.randn(2, 16), torch.rand(2)
     assert torch.allclose(model.eval()(codes, vec, t)[0], loaded(codes, vec, t)[0])
-    model.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    model.save_pretrained(tmp_path / "half", "float16")
     assert (tmp_path / "half" / "model.safetensors").stat().st_size < \
         0.6 * (tmp_path / "m" / "model.safetensors").stat().st_size
     half = ConditionalMDLM.from_pretrained(tmp_path / "half")
@@ -119,3 +119,43 @@ def test_missing_or_broken_folder_is_a_readable_error(tmp_path):
                                                  '"hidden": 32, "layers": 2, "heads": 2}')
     with pytest.raises(UnembedError, match="does not match"):
         ConditionalMDLM.from_pretrained(tmp_path / "m")
+
+
+def test_int8_weights_load_close_to_the_float_model_at_a_quarter_of_the_size(tmp_path):
+    storage = "int8"
+    torch.manual_seed(0)
+    model = small(prefix_tokens=2, lexical_prior=True, time_conditioning=True, length_head=True)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    model.save_pretrained(tmp_path / "f32")
+    model.save_pretrained(tmp_path / storage, storage)
+    loaded = ConditionalMDLM.from_pretrained(tmp_path / storage)
+    for name, value in model.state_dict().items():
+        error = (loaded.state_dict()[name] - value).abs().max() / value.abs().max()
+        assert error < 1 / 127, name   # at most half a step of the row's scale
+    codes, vectors = torch.randint(3, 50, (4, 10)), torch.randn(4, 16)
+    a = model(codes, vectors, torch.full((4,), 0.5)).logits[..., 3:]
+    b = loaded(codes, vectors, torch.full((4,), 0.5)).logits[..., 3:]
+    assert torch.allclose(a, b, atol=0.05)
+    size = lambda s: (tmp_path / s / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(storage) < 0.3 * size("f32")
+
+
+def test_a_damaged_or_mismatched_int8_file_is_refused_in_one_line(tmp_path):
+    from safetensors.torch import load_file, save_file
+    model = small()
+    model.save_pretrained(tmp_path / "m", "int8")
+    weights = tmp_path / "m" / "model.safetensors"
+    tensors = load_file(str(weights))
+    scale = next(k for k in tensors if k.endswith(":scale"))
+    save_file({k: v for k, v in tensors.items() if k != scale}, str(weights))   # a scale lost
+    with pytest.raises(UnembedError, match="does not match|without"):
+        ConditionalMDLM.from_pretrained(tmp_path / "m")
+    weights.write_bytes(weights.read_bytes()[:200])                              # truncated
+    with pytest.raises(UnembedError, match="not a readable safetensors"):
+        ConditionalMDLM.from_pretrained(tmp_path / "m")
+    other = small(hidden=64)
+    other.save_pretrained(tmp_path / "other", "int8")
+    (tmp_path / "other" / "config.json").write_text((tmp_path / "m" / "config.json").read_text())
+    with pytest.raises(UnembedError, match="does not match its config.json"):
+        ConditionalMDLM.from_pretrained(tmp_path / "other")

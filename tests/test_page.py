@@ -77,3 +77,17 @@ def test_a_bad_vector_is_explained_on_the_page(browser, live_server):
     page.fill("#vector", "not json")
     page.click("#invert")
     page.wait_for_function("document.querySelector('#status').textContent.includes('JSON')")
+
+
+def test_the_page_shows_each_round_of_an_encoder_guided_strategy(browser, live_server, tiny_data):
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    page.wait_for_function("document.querySelector('#model').options.length > 1")
+    page.select_option("#model", "tiny")
+    page.select_option("#strategy", "refine")
+    page.fill("#text", (tiny_data / "train.txt").read_text().splitlines()[2])
+    page.click("#invert")
+    page.wait_for_selector('#result[data-done="true"]', timeout=120_000)
+    rounds = page.locator("#rounds li")
+    assert rounds.count() >= 2 and "cosine" in rounds.first.inner_text()
+    assert page.locator("#grid .cell.masked").count() == 0 and float(page.inner_text("#cosine")) > 0

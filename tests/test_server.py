@@ -81,6 +81,27 @@ def test_stream_reports_every_step_and_the_final_scores(live_server, sentences):
     assert "".join(done["tokens"]) == sentences[0] and done["reference_tokens"] == done["tokens"]
 
 
+def test_stream_of_an_encoder_guided_strategy_reports_each_round(live_server, sentences):
+    status, text, _ = call(live_server, "/v1/invert/stream", {"text": sentences[1], "strategy": "refine",
+                                                                "encoder_budget": 8, "candidates": 4})
+    assert status == 200
+    events = sse(text)
+    rounds = [d for e, d in events if e == "round"]
+    assert [e for e, _ in events][0] == "start" and events[-1][0] == "done" and len(rounds) == 2
+    assert [r["round"] for r in rounds] == [0, 1] and rounds[0]["encoder_calls"] <= 4
+    assert rounds[-1]["cosine"] >= rounds[0]["cosine"] and events[-1][1]["encoder_calls"] <= 8
+    assert events[-1][1]["text"] == rounds[-1]["text"]
+
+
+def test_models_list_the_decoding_options_of_the_sample_config(live_server):
+    import dataclasses
+    from unembed.config import SampleConfig
+    models = {m["name"]: m for m in call(live_server, "/v1/models")[1]["models"]}
+    assert "correct" not in models["tiny"]["strategies"]   # no corrector ships with it
+    schema = call(live_server, "/openapi.json")[1]["components"]["schemas"]["InvertRequest"]["properties"]
+    assert {f.name for f in dataclasses.fields(SampleConfig)} <= set(schema)
+
+
 @pytest.mark.parametrize("path,body,status,words", [
     ("/v1/invert", {"vectors": [[0.1] * 100]}, 422, "384"),
     ("/v1/invert", {"vectors": [[float("nan")] * 384]}, 422, "NaN"),
@@ -94,7 +115,8 @@ def test_stream_reports_every_step_and_the_final_scores(live_server, sentences):
     ("/v1/embed", {"texts": []}, 422, "at least one"),
     ("/v1/embed", {"texts": ["  "]}, 422, "empty"),
     ("/v1/embed", {"texts": ["x" * 2001]}, 413, "2000"),
-    ("/v1/invert/stream", {"text": "a text", "strategy": "refine"}, 422, "/v1/invert"),
+    ("/v1/invert/stream", {"text": "a text", "strategy": "correct"}, 422, "no corrector"),
+    ("/v1/invert", {"vectors": [[0.1] * 384], "encoder_budget": 0}, 422, "budget"),
     ("/v1/invert/stream", {}, 422, "text or vector"),
 ])
 def test_bad_requests_get_a_4xx_that_says_what_to_fix(live_server, path, body, status, words):

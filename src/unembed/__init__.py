@@ -6,14 +6,16 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 
-def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None, precision: str = "auto"):
+def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None, precision: str = "auto",
+         corrector=None):
     """An Inverter from a checkpoint folder or a shipped model's name ("en"); `align`: an
     alignment map folder (`unembed align`) through which it reads another encoder's vectors;
     `precision`: auto | float32 | bfloat16, of the decoder's matrix products (auto: bfloat16
-    on a GPU or a CPU with native bfloat16)."""
+    on a GPU or a CPU with native bfloat16); `corrector`: a corrector folder for the
+    `correct` strategy (default: the model's own, when it ships one)."""
     from .pipeline import Inverter
     return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align,
-                                    precision=precision)
+                                    precision=precision, corrector=corrector)
 
 
 __all__ = ["load", "__version__"]

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from . import __version__
 from .allocator import reuse_freed_memory
-from .config import MODEL_SIZES, AlignConfig, AuditConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
 from .encoders import ENCODER_FIELDS
 from .errors import UnembedError
+from .model.weights import STORAGE
 from .precision import PRECISIONS
 
 EXIT_BAD_INPUT = 2
@@ -35,7 +36,7 @@ def _quiet_libraries() -> None:
 def _load(args):
     import unembed
     return unembed.load(args.model, device=args.device, align=getattr(args, "align", None),
-                        precision=args.precision)
+                        precision=args.precision, corrector=getattr(args, "corrector", None))
 
 
 def _sampling_overrides(args) -> dict:
@@ -167,6 +168,12 @@ def cmd_prepare(args) -> None:
     prepare(cfg, args.out, args.sources, pairs=args.pairs)
 
 
+def cmd_corrections(args) -> None:
+    from .data.corrections import make_corrections
+    cfg = from_args(CorrectionsConfig, args, batch_size=args.batch_size)
+    print(make_corrections(args.data, _load(args), args.out, cfg, show_progress=not args.quiet))
+
+
 def cmd_train(args) -> None:
     from .train import train
     size = MODEL_SIZES.get(args.size, {}) if args.size else {}
@@ -175,18 +182,19 @@ def cmd_train(args) -> None:
 
 
 def cmd_export(args) -> None:
-    """Copy a model folder, optionally casting weights (e.g. float16 to ship it)."""
+    """Copy a model folder, optionally storing its weights otherwise (e.g. int8 to ship it)."""
     import shutil
-    import torch
-    from .pipeline import Inverter
+    from .pipeline import CORRECTOR_DIR, Inverter
     from .train.checkpoint import replace_dir
-    inverter = Inverter.from_pretrained(args.source, device="cpu")
+    inverter = Inverter.from_pretrained(args.source, device="cpu", corrector=args.corrector)
     inverter.sampling = inverter.sampling_with(**_sampling_overrides(args))
     out = Path(args.out)
     tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    inverter.save_pretrained(tmp, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    inverter.save_pretrained(tmp, storage=args.dtype)
+    if inverter.has_corrector:  # a shipped model's corrector travels with it, stored alike
+        inverter.corrector.save_pretrained(tmp / CORRECTOR_DIR, storage=args.dtype)
     replace_dir(tmp, out)
     print(out)
 
@@ -253,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="of the decoder's matrix products (auto: bfloat16 on a GPU or a CPU with "
                             "native bfloat16, else float32)")
         if sampling:
+            p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the "
+                                               "model's own corrector/)")
             add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
@@ -278,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     model_options(p, sampling=False)
+    p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the model's own)")
     add_arguments(p, AuditConfig)
     p.set_defaults(func=cmd_audit)
 
@@ -302,7 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, DataConfig)
     p.set_defaults(func=cmd_prepare)
 
-    p = sub.add_parser("train", help="train an inverter on a prepared folder")
+    p = sub.add_parser("corrections", help="a corrector's training data: the base model's hypotheses "
+                                           "and corrupted texts, embedded")
+    p.add_argument("--data", required=True, help="folder written by `unembed prepare`")
+    p.add_argument("--out", required=True, help="folder to write (resumable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    model_options(p, sampling=False, align=False)
+    add_arguments(p, CorrectionsConfig, skip=("batch_size",))  # --batch-size comes with the model options
+
+    p.set_defaults(func=cmd_corrections)
+
+    p = sub.add_parser("train", help="train an inverter (or, on `unembed corrections` data, a corrector)")
     add_arguments(p, TrainConfig)
     p.add_argument("--size", choices=sorted(MODEL_SIZES), help="a named model shape: " + "; ".join(
         f"{k}: {', '.join(f'{n}={v}' for n, v in shape.items())}" for k, shape in MODEL_SIZES.items()))
@@ -330,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="copy a model folder, e.g. to float16 for shipping")
     p.add_argument("source")
     p.add_argument("out")
-    p.add_argument("--dtype", choices=["float16", "bfloat16", "float32"])
+    p.add_argument("--dtype", choices=STORAGE, help="weight storage (int8: one scale per row, "
+                                                    "dequantised at load)")
+    p.add_argument("--corrector", help="a corrector folder to ship inside the copy, as corrector/")
     add_arguments(p, SampleConfig)  # defaults stored with the model
     p.set_defaults(func=cmd_export)
     return parser
@@ -338,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare")
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare", "corrections")
                         else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     if args.command != "serve":  # batch work keeps its peak memory; a long-lived server returns it

@@ -25,6 +25,8 @@ class ModelConfig:
     lexical_prior: bool = True   # bag-of-tokens logits from the vector, added at every position
     length_head: bool = True     # predict the length from the vector; else pad every text to max_len
     dropout: float = 0.0
+    hypothesis: bool = False     # a corrector: also reads a hypothesis text (its own segment) to rewrite
+    feedback: bool = True        # a corrector: also reads the hypothesis's embedding and its gap to the target
     encoder: str = ""            # the encoder whose vectors this model inverts (recorded, not loaded)
     encoder_path: str = ""       # the local folder that stood in for it when the data was embedded
     encoder_prompt: str = "document"  # the prompt the vectors were embedded with
@@ -102,20 +104,25 @@ class TrainConfig:
     precision: str = "auto"          # matrix products: auto (bfloat16 on a GPU or a bfloat16 CPU) | float32 | bfloat16
     seed: int = 0
     resume: bool = True              # continue from the run folder's last checkpoint
+    kinds: str = "greedy,sampled,corrupted"  # corrections data: the hypotheses to learn from (comma-separated)
+
+    def kind_names(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.kinds.split(",") if k.strip())
 
 
 @dataclass
 class SampleConfig:
     steps: int = 8                   # denoising steps, 1..max_len
-    strategy: str = "confidence"     # confidence | sequential | euler | remask | two-stage | refine (calls the encoder)
+    strategy: str = "confidence"     # confidence | sequential | euler | remask | two-stage | correct, refine (call the encoder)
     repetition_penalty: float = 0.0  # logit penalty per earlier use of a token
     schedule: str = "cosine"         # how many tokens to reveal per step: linear | cosine
     temperature: float = 1.0         # euler, remask, refine proposals: sampling temperature (0 = greedy)
     remask_threshold: float = 0.3    # remask: tokens written with less probability may be masked again
     seed: int = 0                    # random seed of the stochastic strategies
-    candidates: int = 8              # refine: texts proposed per round for each vector
+    candidates: int = 8              # correct, refine: texts proposed per round for each vector
     rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
-    encoder_budget: int = 64         # refine: most encoder calls per text
+    beam: int = 2                    # correct: best texts so far that each round rewrites
+    encoder_budget: int = 64         # correct, refine: most encoder calls per text
 
 
 @dataclass
@@ -131,6 +138,32 @@ class ServeConfig:
     cors_origins: str = ""           # comma-separated origins allowed by CORS ('*' for any; '' = none)
 
 
+@dataclass
+class CorrectionsConfig:
+    """`unembed corrections`: the hypotheses a corrector learns to rewrite."""
+    texts: int = 32000           # training texts to make hypotheses for (0 = all)
+    heldout: int = 256           # held-out texts, from the end of the split (reports score its start)
+    sampled: int = 1             # sampled base hypotheses per text (plus one greedy)
+    corrupted: int = 2           # corrupted copies per text
+    min_rate: float = 0.03       # corruption rate per token, drawn log-uniformly in [min, max]
+    max_rate: float = 0.8        # the highest corruption rate
+    temperature: float = 1.0     # of the sampled hypotheses
+    steps: int = 8               # denoising steps of the base hypotheses
+    shard_size: int = 4096       # texts per shard (the unit of resume)
+    batch_size: int = 128        # decoding and encoder batch size
+    seed: int = 0                # sampling and corruption
+
+    def validate(self) -> "CorrectionsConfig":
+        check_types(self)
+        if self.texts < 0 or self.heldout < 0 or self.sampled < 0 or self.corrupted < 0:
+            raise ValueError("texts, heldout, sampled and corrupted must be 0 or more")
+        if not 0 < self.min_rate <= self.max_rate <= 1:
+            raise ValueError("corruption rates need 0 < min-rate <= max-rate <= 1")
+        if self.shard_size < 1 or self.batch_size < 1 or self.steps < 1:
+            raise ValueError("shard-size, batch-size and steps must be at least 1")
+        return self
+
+
 DEFAULT_DEFENSES = ("none,noise:0.001,noise:0.003,noise:0.01,noise:0.03,noise:0.1,int8,binary,"
                     "truncate:192,truncate:96,pca:128,pca:32,rotation,rotation+noise:0.01,pca:128+int8")
 
@@ -140,6 +173,8 @@ class AuditConfig:
     defenses: str = DEFAULT_DEFENSES  # comma-separated: none, noise:SIGMA, int8, binary, truncate:K, pca:K, rotation[:KEY]; '+' combines
     limit: int = 1000                # audit the first N texts (0 = all)
     steps: int = 8                   # denoising steps of the attack
+    strategy: str = "confidence"     # decoding of the attack; correct or refine also call the encoder
+    encoder_budget: int = 64         # correct, refine: most encoder calls per attacked text
     k: int = 10                      # utility: recall@k of each query's own document
     adaptive: bool = False           # also attack with an inverter aligned and fine-tuned on leaked defended pairs
     leaked: float = 0.5              # adaptive: share of the texts the attacker holds as (text, stored vector) pairs
@@ -200,7 +235,7 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _field_comments(cls) -> dict[str, str]:
+def field_comments(cls) -> dict[str, str]:
     """The comment after each field in the class source: the flag's help text."""
     found = (re.match(r"\s+(\w+):[^#]*#\s*(.*)$", line) for line in inspect.getsource(cls).splitlines())
     return {m.group(1): m.group(2) for m in found if m}
@@ -209,7 +244,7 @@ def _field_comments(cls) -> dict[str, str]:
 def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One --flag per dataclass field (underscores become dashes), default None = keep."""
     group = parser.add_argument_group(cls.__name__)
-    comments = _field_comments(cls)
+    comments = field_comments(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -230,5 +265,5 @@ def from_args(cls, args: argparse.Namespace, **base):
     return from_dict(cls, values)
 
 
-__all__ = ["MODEL_SIZES", "AlignConfig", "AuditConfig", "DEFAULT_DEFENSES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
-           "add_arguments", "from_args", "from_dict", "to_dict", "write_json"]
+__all__ = ["MODEL_SIZES", "AlignConfig", "AuditConfig", "CorrectionsConfig", "DEFAULT_DEFENSES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "field",
+           "add_arguments", "field_comments", "from_args", "from_dict", "to_dict", "write_json"]

@@ -21,13 +21,16 @@ from .encoders import check_vectors
 from .errors import UnembedError
 from .model import ConditionalMDLM
 from .precision import autocast, resolve_precision
-from .sampling import STRATEGIES, Sampler, make_sampler
-from .sampling.refine import EncoderRefiner
+from .sampling import GUIDED, STRATEGIES, Sampler, make_sampler
+from .sampling.correct import Correction
+from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
+from .sampling.refine import Refinement
 from .vocabulary import MASK, PAD, Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
 SAMPLING_FILE = "sampling.json"
+CORRECTOR_DIR = "corrector"   # a model folder's corrector (`correct`), when it ships one
 # A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
 # probability each written token had when the sampler chose it.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -54,7 +57,8 @@ def resolve_checkpoint(name_or_path: str) -> Path:
 
 class Inverter:
     def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, sampling: SampleConfig | None = None,
-                 encoder=None, device: str | torch.device = "cpu", align=None, precision: str = "auto"):
+                 encoder=None, device: str | torch.device = "cpu", align=None, precision: str = "auto",
+                 corrector: "Inverter | None" = None, folder: str | Path | None = None):
         self.model = model.eval()
         self.vocab = vocab
         self.sampling = sampling or SampleConfig()
@@ -63,10 +67,17 @@ class Inverter:
         self._encoder = encoder
         self.align = align          # an AlignMap: this inverter then reads another encoder's vectors
         self._source_encoder = None
+        self.folder = Path(folder) if folder is not None else None   # where it was loaded from
+        self._corrector = None
+        if corrector is not None:
+            self.corrector = corrector
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None,
-                        align: str | None = None, precision: str = "auto") -> "Inverter":
+                        align: str | None = None, precision: str = "auto",
+                        corrector: str | None = None) -> "Inverter":
+        """A model folder or shipped name. `corrector`: a corrector folder for `correct`
+        (default: the folder's own `corrector/`, loaded on first use)."""
         folder = resolve_checkpoint(name_or_path)
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
@@ -77,10 +88,50 @@ class Inverter:
                 sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
-        inverter = cls(model, vocab, sampling, encoder, device, precision=precision)
+        inverter = cls(model, vocab, sampling, encoder, device, precision=precision, folder=folder)
         if align:
             inverter.set_align(align)
+        if corrector:
+            inverter.corrector = cls.from_pretrained(corrector, device=str(device), precision=precision)
         return inverter
+
+    @property
+    def corrector(self) -> "Inverter":
+        """The model `correct` rewrites hypotheses with: set, or the folder's `corrector/`."""
+        if self._corrector is None:
+            folder = self.folder / CORRECTOR_DIR if self.folder is not None else None
+            if folder is None or not folder.is_dir():
+                raise UnembedError("this model has no corrector: train one (`unembed corrections`, then "
+                                   "`unembed train` on its folder) and pass --corrector FOLDER")
+            self.corrector = Inverter.from_pretrained(str(folder), device=str(self.device),
+                                                      precision=self.precision)
+        return self._corrector
+
+    @corrector.setter
+    def corrector(self, corrector: "Inverter") -> None:
+        cfg, own = corrector.model.config, self.model.config
+        if not cfg.hypothesis:
+            raise UnembedError("the corrector given is an inverter, not a corrector (it reads no hypothesis)")
+        if cfg.cond_dim != own.cond_dim or cfg.max_len != own.max_len or not corrector.vocab.same_as(self.vocab):
+            raise UnembedError("the corrector was trained for another inverter (its vocabulary, length or "
+                               "vector size differ)")
+        self._corrector = corrector
+
+    @property
+    def has_corrector(self) -> bool:
+        return self._corrector is not None or (self.folder is not None and (self.folder / CORRECTOR_DIR).is_dir())
+
+    def guide_encoder(self, encoder=None):
+        """What encoder-guided strategies embed their texts with, into the space the model reads:
+        the checkpoint's own encoder, or `encoder` (an object with `.encode(texts)` or a
+        function texts -> vectors), whose vectors are those the caller inverts (read through
+        the alignment map, if any)."""
+        if encoder is None:
+            return self.own_encoder
+        encoder = as_encoder(encoder)
+        if self.align is None:
+            return encoder
+        return CallableEncoder(lambda texts: self.to_model_space(encoder.encode(texts)), "aligned")
 
     def set_align(self, folder) -> None:
         """Read another encoder's vectors through the alignment map in `folder` (`unembed align`)."""
@@ -91,8 +142,9 @@ class Inverter:
                                f"reads {self.model.config.cond_dim}-d ones; fit the map for this model")
         self.align, self._source_encoder = amap, None
 
-    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:
-        self.model.save_pretrained(folder, dtype)
+    def save_pretrained(self, folder: str | Path, storage: str | None = None) -> None:
+        """The model (weights in `storage`: see model/weights.py), vocabulary and decoding defaults."""
+        self.model.save_pretrained(folder, storage)
         self.vocab.save(Path(folder))
         (Path(folder) / SAMPLING_FILE).write_text(json.dumps(to_dict(self.sampling), indent=2) + "\n")
 
@@ -144,23 +196,25 @@ class Inverter:
 
     @torch.no_grad()
     def denoise(self, vectors: torch.Tensor, codes: torch.Tensor, sampler: Sampler, steps: int,
-                callback: StepCallback | None = None) -> torch.Tensor:
+                callback: StepCallback | None = None, hypothesis: torch.Tensor | None = None,
+                hypothesis_vectors: torch.Tensor | None = None) -> torch.Tensor:
         """The one decoding loop: fill the MASK positions of `codes` (B, L) (PAD after each
         text) in `steps` model calls. Rows may hold a different number of text positions;
         padding takes no part in attention. Returns codes (B, L); `sampler.confidence` then
-        holds the probability each written token had."""
+        holds the probability each written token had. A corrector also reads each row's
+        `hypothesis` (B, H) codes and their embeddings `hypothesis_vectors` (B, D)."""
         lengths = (codes != PAD).sum(dim=1)
         sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
         ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
         # one autocast context for all steps: it casts each weight once, not once per step
         with autocast(self.device, self.precision):
-            conditioning = self.model.conditioning(vectors)   # the same at every step
+            conditioning = self.model.conditioning(vectors, hypothesis_vectors)   # the same at every step
             for i in range(steps):
                 if not (codes == MASK).any():
                     break  # every row has fewer masked positions than the number of steps
                 masked = codes == MASK
                 logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
-                                    conditioning=conditioning).logits
+                                    conditioning=conditioning, hypothesis=hypothesis).logits
                 codes = sampler.step(i, logits.float(), codes)             # logits (n, V): masked only
                 if callback is not None:
                     callback(i, codes, sampler.confidence)
@@ -168,12 +222,14 @@ class Inverter:
 
     @torch.no_grad()
     def generate(self, vectors: torch.Tensor, sampling: SampleConfig,
-                 callback: StepCallback | None = None, lengths: torch.Tensor | None = None) -> torch.Tensor:
+                 callback: StepCallback | None = None, lengths: torch.Tensor | None = None,
+                 **hypothesis) -> torch.Tensor:
         """Decode one batch from all-[MASK]. vectors (B, D) -> codes (B, max_len), PAD after
         each text. A model with a length head first reads each text's length from its vector
-        (unless `lengths` (B,) are given) and decodes exactly that many positions."""
+        (unless `lengths` (B,) are given) and decodes exactly that many positions. A corrector
+        takes `hypothesis` and `hypothesis_vectors` (see `denoise`)."""
         codes = self.blank(vectors, sampling, lengths)
-        codes = self.denoise(vectors, codes, make_sampler(sampling), sampling.steps, callback)
+        codes = self.denoise(vectors, codes, make_sampler(sampling), sampling.steps, callback, **hypothesis)
         return torch.nn.functional.pad(codes, (0, self.model.config.max_len - codes.shape[1]), value=PAD)
 
     def blank(self, vectors: torch.Tensor, sampling: SampleConfig, lengths: torch.Tensor | None = None):
@@ -194,22 +250,39 @@ class Inverter:
             show_progress=show_progress, **sampling_overrides)]
 
     def invert_detailed(self, vectors, batch_size: int = 64, callback: StepCallback | None = None,
-                        show_progress: bool = False, **sampling_overrides) -> list[dict]:
+                        show_progress: bool = False, encoder=None, round_callback: RoundCallback | None = None,
+                        **sampling_overrides) -> list[dict]:
         """Like `invert`, one dict per vector: the reconstruction, and the encoder calls it
-        cost (0 unless the strategy is `refine`)."""
+        cost (0 unless the strategy is encoder-guided: `correct`, `refine`). Those embed with
+        `encoder` (default: the checkpoint's; see `guide_encoder`) and report each round to
+        `round_callback` (see sampling/guided.py); `callback` sees the plain decodes' steps."""
+        if self.model.config.hypothesis:
+            raise UnembedError("this model is a corrector: load the inverter it corrects and give it "
+                               "as --corrector")
         vectors = self.to_model_space(vectors)
         sampling = self.sampling_with(**sampling_overrides)
+        decode = self.decoder(sampling, encoder, round_callback)
         results = []
         for start in tqdm(range(0, len(vectors), batch_size), desc="invert", unit="batch",
                           disable=not show_progress):
             batch = torch.from_numpy(vectors[start:start + batch_size]).to(self.device)
-            if sampling.strategy == "refine":
-                codes, calls = EncoderRefiner(self, sampling)(batch)
+            if decode is not None:
+                codes, calls = decode(batch)
             else:
                 codes, calls = self.generate(batch, sampling, callback), [0] * len(batch)
             results.extend({"reconstruction": self.vocab.decode(row), "encoder_calls": int(n)}
                            for row, n in zip(codes.cpu().numpy(), calls))
         return results
+
+    def decoder(self, sampling: SampleConfig, encoder=None, round_callback: RoundCallback | None = None):
+        """The encoder-guided decoder a strategy names (vectors (B, D) -> codes, calls), or None
+        for the plain decoding loop."""
+        if sampling.strategy not in GUIDED:
+            return None
+        guide = self.guide_encoder(encoder)
+        if sampling.strategy == "correct":
+            return Correction(self, self.corrector, sampling, guide, round_callback)
+        return Refinement(self, sampling, guide, round_callback)
 
     def sampling_with(self, **overrides) -> SampleConfig:
         """The model's sampling defaults with `overrides` (None values ignored), checked."""
@@ -222,8 +295,9 @@ class Inverter:
              f"steps must be between 1 and {self.model.config.max_len}, got {sampling.steps}"),
             (not sampling.temperature >= 0, "temperature must be 0 or more"),
             (not 0 <= sampling.remask_threshold <= 1, "remask threshold must be between 0 and 1"),
-            (sampling.candidates < 1 or sampling.rounds < 0 or sampling.encoder_budget < 1,
-             "refine needs candidates >= 1, rounds >= 0 and an encoder budget >= 1"),
+            (sampling.encoder_budget < 1, f"encoder budget must be at least 1, got {sampling.encoder_budget}"),
+            (sampling.candidates < 1 or sampling.rounds < 0 or sampling.beam < 1,
+             "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
         ]
         for failed, message in problems:
             if failed:

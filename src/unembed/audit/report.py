@@ -46,7 +46,10 @@ def markdown(report: dict, plot: str | None = PLOT_FILE) -> str:
         f"Inverter `{r.get('model', '?')}` for `{r['encoder'] or 'black-box vectors'}` ({r['dim']}-d); "
         f"{r['texts']} texts, {r['attacked']} attacked"
         + (f", {r['leaked']} leaked to the adaptive attacker" if r["leaked"] else "")
-        + f"; {s['steps']} denoising steps; {r['seconds']:.0f} s.",
+        + f"; {s['steps']} denoising steps"
+        + (f", strategy `{s['strategy']}` (at most {s['encoder_budget']} encoder calls per text)"
+           if s.get("strategy", "confidence") in ("correct", "refine") else "")
+        + f"; {r['seconds']:.0f} s.",
         "",
         f"**Utility**: recall@{r['k']}: the share of queries whose own document is among the {r['k']} "
         f"nearest stored vectors (cosine). Queries: {r['queries']}. *kept*: recall as a share of the "

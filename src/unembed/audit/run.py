@@ -32,7 +32,8 @@ def attack(inverter, seen: np.ndarray, references: list[str], clean: np.ndarray,
     if seen.shape[1] != inverter.input_dim:
         raise UnembedError(f"the attacker sees {seen.shape[1]}-d vectors but the inverter takes "
                            f"{inverter.input_dim}-d ones")
-    hypotheses = inverter.invert(seen, steps=cfg.steps, batch_size=batch_size)
+    hypotheses = inverter.invert(seen, steps=cfg.steps, batch_size=batch_size, strategy=cfg.strategy,
+                                 encoder_budget=cfg.encoder_budget)
     return score(inverter, references, hypotheses, clean, encoder, batch_size), hypotheses
 
 

@@ -11,7 +11,8 @@ from .schedule import MaskSchedule, sample_mask, sample_times
 def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskSchedule,
               generator: torch.Generator, weighting: str = "uniform",
               lexical_weight: float = 1.0,
-              length_sample: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+              length_sample: tuple[torch.Tensor, torch.Tensor] | None = None,
+              **hypothesis) -> dict[str, torch.Tensor]:
     """codes (B, L) clean model codes (PAD after the text; none for a model with a length
     head, which trains on batches of equal-length texts); vectors (B, D).
 
@@ -20,14 +21,15 @@ def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskS
     The lexical prior is trained as a distribution over the set of tokens in each text
     (cross-entropy against the normalised bag, PAD included as it tells the length): unlike
     a per-token BCE over a large vocabulary, its scale matches the main loss.
-    length_sample (vectors (E, D), lengths (E,)): extra rows for the length head's loss."""
+    length_sample (vectors (E, D), lengths (E,)): extra rows for the length head's loss.
+    A corrector's `hypothesis` (B, H) and `hypothesis_vectors` (B, D) pass to the model."""
     B, L = codes.shape
     t = sample_times(B, generator, device=codes.device)
     ratio = schedule.ratio(t)
     masked = sample_mask(ratio, L, generator)                           # (B, L)
     noisy = codes.masked_fill(masked, MASK)
     extra = length_sample[0] if length_sample is not None else None
-    logits, lexical, length = model(noisy, vectors, ratio, select=masked, length_vectors=extra)
+    logits, lexical, length = model(noisy, vectors, ratio, select=masked, length_vectors=extra, **hypothesis)
     targets = codes[masked]                                             # (n,)
     logits = logits.float()  # bfloat16 under autocast; argmax too is far faster in float32 on CPU
     ce = F.cross_entropy(logits, targets, reduction="none")             # (n,)

@@ -2,7 +2,12 @@
 and the target embedding. The embedding conditions every block through AdaLN-Zero, and
 optionally through a few prefix tokens and a bag-of-tokens prior. A length head reads the
 text's length from the vector, so the decoder writes exactly that many tokens (no padding
-to predict, and no compute spent on it)."""
+to predict, and no compute spent on it).
+
+A corrector (`ModelConfig.hypothesis`) is the same model reading two more things: a
+hypothesis text, as a second segment after the text being written (same positions, plus a
+segment vector), and, with `feedback`, the hypothesis's own embedding and its gap to the
+target, added to the condition. It writes the whole text anew, so it may change its length."""
 from __future__ import annotations
 
 import json
@@ -19,6 +24,7 @@ from ..config import ModelConfig, from_dict, to_dict
 from ..errors import UnembedError
 from ..vocabulary import MASK, PAD
 from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
+from . import weights
 from .packing import Packing
 
 CONFIG_FILE = "config.json"
@@ -55,6 +61,12 @@ class ConditionalMDLM(nn.Module):
         self.lexical = nn.Linear(c.cond_dim, c.hidden) if c.lexical_prior else None
         self.length = (nn.Sequential(nn.Linear(c.cond_dim, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.max_len))
                        if c.length_head else None)
+        # a corrector's extras; zero-initialised, so a warm start from an inverter begins as it
+        self.segment = nn.Parameter(torch.zeros(c.hidden)) if c.hypothesis else None
+        reads_feedback = c.hypothesis and c.feedback
+        self.feedback = nn.Linear(2 * c.cond_dim, c.hidden) if reads_feedback else None
+        self.feedback_prefix = (nn.Linear(2 * c.cond_dim, c.prefix_tokens * c.hidden)
+                                if reads_feedback and c.prefix_tokens else None)
         self.blocks = nn.ModuleList(AdaLNZeroBlock(c.hidden, c.heads, c.mlp_ratio, c.dropout)
                                     for _ in range(c.layers))
         self.final = FinalNorm(c.hidden)
@@ -76,6 +88,9 @@ class ConditionalMDLM(nn.Module):
             nn.init.zeros_(block.ada[-1].bias)
         nn.init.zeros_(self.final.ada[-1].weight)
         nn.init.zeros_(self.final.ada[-1].bias)
+        for extra in (self.feedback, self.feedback_prefix):
+            if extra is not None:
+                nn.init.zeros_(extra.weight)
 
     def num_parameters(self, exclude_vocab: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
@@ -91,18 +106,29 @@ class ConditionalMDLM(nn.Module):
             raise ValueError("this model has no length head: it pads every text to max_len")
         return self.length(self.condition(vectors))
 
-    def conditioning(self, vectors: torch.Tensor) -> Conditioning:
+    def conditioning(self, vectors: torch.Tensor, hypothesis_vectors: torch.Tensor | None = None) -> Conditioning:
+        """vectors (B, D); a corrector with feedback also takes its hypotheses' embeddings (B, D)."""
         B, P = vectors.shape[0], self.config.prefix_tokens
         v = self.condition(vectors)
-        return Conditioning(
-            v, self.cond(v),
-            self.prefix(v).view(B, P, -1) if P else None,
-            self.lexical(F.normalize(vectors.float(), dim=-1)) if self.lexical is not None else None)
+        c_vec = self.cond(v)
+        prefix = self.prefix(v).view(B, P, -1) if P else None
+        if self.feedback is not None:
+            if hypothesis_vectors is None:
+                raise ValueError("this corrector reads the hypothesis's embedding: pass hypothesis_vectors")
+            v_hat = self.condition(hypothesis_vectors)
+            gap = torch.cat([v_hat, v - v_hat], dim=-1)                    # (B, 2D)
+            c_vec = c_vec + self.feedback(gap)
+            if prefix is not None:
+                prefix = prefix + self.feedback_prefix(gap).view(B, P, -1)
+        lexical = self.lexical(F.normalize(vectors.float(), dim=-1)) if self.lexical is not None else None
+        return Conditioning(v, c_vec, prefix, lexical)
 
     def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
                 select: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
                 length_vectors: torch.Tensor | None = None,
-                conditioning: Conditioning | None = None) -> DenoiserOutput:
+                conditioning: Conditioning | None = None,
+                hypothesis: torch.Tensor | None = None,
+                hypothesis_vectors: torch.Tensor | None = None) -> DenoiserOutput:
         """codes (B, L) with MASK where unknown; vectors (B, D); mask_ratio (B,).
         `select` (B, L): compute logits only where True. `lengths` (B,): rows shorter than L
         are padded; their padding takes no part in attention (needs a length head).
@@ -110,10 +136,12 @@ class ConditionalMDLM(nn.Module):
         cover B + E rows). Training batches hold one length each, so the head learns from
         these, a random sample, and not from a batch whose answer is the same for every row.
         `conditioning`: `self.conditioning(vectors)` computed beforehand, as decoding does
-        once for all its steps; the length logits are then left out (None)."""
+        once for all its steps; the length logits are then left out (None).
+        A corrector also takes `hypothesis` (B, H) codes, PAD after each text, and with
+        feedback `hypothesis_vectors` (B, D), their embeddings."""
         B, L = codes.shape
         given = conditioning is not None
-        v, c_vec, prefix, lexical = conditioning if given else self.conditioning(vectors)
+        v, c_vec, prefix, lexical = conditioning if given else self.conditioning(vectors, hypothesis_vectors)
         c = c_vec if self.time is None else c_vec + self.time(timestep_embedding(mask_ratio, 256))
         x = self.tok_emb(codes)                                   # (B, L, C)
         P = self.config.prefix_tokens
@@ -121,13 +149,19 @@ class ConditionalMDLM(nn.Module):
             x = torch.cat([prefix, x], dim=1)                     # (B, P + L, C)
         x = x + self.pos_emb[:P + L]
         packing = None
+        if self.segment is not None:
+            if hypothesis is None:
+                raise ValueError("a corrector rewrites a hypothesis: pass hypothesis codes")
+            if lengths is None:
+                lengths = torch.full((B,), L, device=codes.device)
+            x, lengths = self.append_hypothesis(x, lengths, hypothesis)
         if lengths is not None:  # the blocks see only each row's prefix and text
-            packing = Packing(P + lengths, P + L)
+            packing = Packing(P + lengths, x.shape[1])
             x = packing.pack(x)                                   # (N, C)
         for block in self.blocks:
             x = block(x, c, packing)
         h = self.final(x, c, packing)
-        h = (packing.unpack(h) if packing is not None else h)[:, P:]   # (B, L, C)
+        h = (packing.unpack(h) if packing is not None else h)[:, P:P + L]   # (B, L, C)
         if select is not None:
             rows = select.nonzero(as_tuple=True)[0]
             h = h[select]                                         # (n, C)
@@ -144,13 +178,31 @@ class ConditionalMDLM(nn.Module):
         prior = F.linear(lexical, self.tok_emb.weight) if lexical is not None and not given else None
         return DenoiserOutput(logits, prior, length)
 
+    def append_hypothesis(self, x: torch.Tensor, lengths: torch.Tensor, hypothesis: torch.Tensor):
+        """Each row's hypothesis tokens right after its text: x (B, P + L, C) with text lengths
+        (B,) -> (B, T, C) and the lengths of text and hypothesis together. The hypothesis reuses
+        the text's positions (token i of either is at position i) and adds the segment vector."""
+        P = self.config.prefix_tokens
+        L, H = x.shape[1] - P, hypothesis.shape[1]
+        hyp_lengths = (hypothesis != PAD).sum(dim=1)                       # (B,)
+        hyp = self.tok_emb(hypothesis) + self.pos_emb[P:P + H] + self.segment   # (B, H, C)
+        both = torch.cat([x, hyp], dim=1)                                  # (B, P + L + H, C)
+        total = lengths + hyp_lengths
+        T = P + max(int(total.max()), L)
+        k = torch.arange(T, device=x.device)[None]                        # (1, T)
+        text_end = P + lengths[:, None]                                    # (B, 1)
+        # position k of the new row: the prefix and text where k < P + length, then the hypothesis
+        source = torch.where(k < text_end, k, (P + L + k - text_end).clamp(max=P + L + H - 1))
+        return both.gather(1, source[..., None].expand(-1, -1, x.shape[2])), total
+
     # --- folders ----------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> None:
+    def save_pretrained(self, folder: str | Path, storage: str | None = None) -> None:
+        """config.json + model.safetensors; `storage`: float32, float16, bfloat16 or int8 (per-row
+        scales, see weights.py); None keeps the weights' own type."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-                 .detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE))
+        tensors, metadata = weights.pack(self.state_dict(), storage)
+        save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata or None)
         (folder / CONFIG_FILE).write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
 
     @classmethod
@@ -173,8 +225,8 @@ class ConditionalMDLM(nn.Module):
             raise UnembedError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file "
                                f"({str(exc)[:120]})") from None
         try:
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-        except RuntimeError as exc:
+            model.load_state_dict(weights.unpack(state))
+        except (RuntimeError, ValueError) as exc:
             raise UnembedError(f"{folder / WEIGHTS_FILE} does not match its config.json: "
                                f"{str(exc).splitlines()[0]}") from None
         return model.to(device).eval()

@@ -1,5 +1,6 @@
-"""Decoding strategies, one per file, looked up by name. `refine` (encoder-guided) runs
-around these samplers and lives in refine.py."""
+"""Decoding strategies, one per file, looked up by name. The encoder-guided strategies
+(`correct`, `refine`: guided.py and their own files) run the decoding loop many times and
+embed what it writes; they are decoders over these samplers, not samplers."""
 from __future__ import annotations
 
 import inspect
@@ -13,7 +14,8 @@ from .two_stage import TwoStageSampler
 
 SAMPLERS = {cls.name: cls for cls in (ConfidenceSampler, SequentialSampler, EulerSampler,
                                        RemaskSampler, TwoStageSampler)}
-STRATEGIES = (*SAMPLERS, "refine")
+GUIDED = ("correct", "refine")       # call the encoder: Inverter.invert runs them
+STRATEGIES = (*SAMPLERS, *GUIDED)
 
 
 def _accepted(cls) -> set[str]:
@@ -29,6 +31,9 @@ def get_sampler(name: str, **kwargs) -> Sampler:
     one SampleConfig can configure any strategy)."""
     if name not in SAMPLERS:
         from ..errors import UnembedError
+        if name in GUIDED:
+            raise UnembedError(f"{name} calls the encoder and is no single sampler: decode with "
+                               f"Inverter.invert(vectors, strategy={name!r})")
         raise UnembedError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     cls = SAMPLERS[name]
     accepted = _accepted(cls)
@@ -42,4 +47,4 @@ def make_sampler(sampling) -> Sampler:
 
 
 __all__ = ["make_sampler", "Sampler", "ConfidenceSampler", "SequentialSampler", "EulerSampler", "RemaskSampler",
-           "TwoStageSampler", "SAMPLERS", "STRATEGIES", "get_sampler"]
+           "TwoStageSampler", "GUIDED", "SAMPLERS", "STRATEGIES", "get_sampler"]

@@ -4,6 +4,7 @@
     POST /v1/embed          {"texts": [...]}               -> {"vectors": [[...], ...]}
     POST /v1/invert         {"vectors": [[...], ...]}      -> {"texts": [...], "encoder_calls": [...]}
     POST /v1/invert/stream  {"text": "..."} or {"vector": [...]} -> server-sent events, one per step
+                            (or, for `correct` and `refine`, one per round)
     GET  /v1/models, /v1/examples, /health; the page at /, OpenAPI docs at /docs
 
 Every refusal is JSON {"error": "what to fix"} with a 4xx status; a full server answers 503
@@ -121,8 +122,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     def invert_stream(req: StreamRequest):
         name, inverter = registry.get(req.model)
         sampling = inverter.sampling_with(**req.sampling())
-        if sampling.strategy == "refine":
-            raise HTTPException(422, "strategy: refine has no per-step stream; use /v1/invert")
+        inverter.decoder(sampling)  # an encoder-guided strategy without its parts: refused here, in one line
         if (req.text is None) == (req.vector is None):
             raise HTTPException(422, "give either text or vector")
         release = gate.hold()  # given back when the decoding thread ends

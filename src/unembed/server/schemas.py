@@ -1,27 +1,30 @@
-"""Request bodies. Unknown keys are refused, so a misspelt option is reported, not ignored."""
+"""Request bodies. Unknown keys are refused, so a misspelt option is reported, not ignored.
+The decoding options are SampleConfig's fields, derived from the dataclass so the two never
+drift; each is optional and the model's defaults stand for those not given."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import dataclasses
 
-SAMPLING_KEYS = ("strategy", "steps", "temperature", "repetition_penalty", "seed",
-                 "candidates", "rounds", "encoder_budget")
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..config import SampleConfig, field_comments
 
 
-class Decoding(BaseModel):
+class _Decoding(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None                 # a name from GET /v1/models (default: the first)
-    strategy: str | None = None              # confidence, sequential, euler, remask, two-stage, refine
-    steps: int | None = None                 # denoising steps, 1..max_len
-    temperature: float | None = None
-    repetition_penalty: float | None = None
-    seed: int | None = None
-    candidates: int | None = None            # refine only
-    rounds: int | None = None                # refine only
-    encoder_budget: int | None = None        # refine only: most encoder calls per text
 
     def sampling(self) -> dict:
         """The decoding settings given; the model's defaults stand for the others."""
         return {k: getattr(self, k) for k in SAMPLING_KEYS if getattr(self, k) is not None}
+
+
+SAMPLING_KEYS = tuple(f.name for f in dataclasses.fields(SampleConfig))
+_COMMENTS = field_comments(SampleConfig)
+Decoding = create_model(
+    "Decoding", __base__=_Decoding,
+    **{f.name: (type(f.default) | None, Field(None, description=_COMMENTS.get(f.name)))
+       for f in dataclasses.fields(SampleConfig)})
 
 
 class EmbedRequest(BaseModel):

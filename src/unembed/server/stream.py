@@ -1,5 +1,7 @@
 """One inversion as a stream of events for the page: 'start', one 'step' per denoising step
-with the state of every position, then 'done' with the text and its scores."""
+with the state of every position (or, for an encoder-guided strategy, one 'round' per round
+with the best text so far, its cosine and the encoder calls spent), then 'done' with the text
+and its scores."""
 from __future__ import annotations
 
 import queue
@@ -9,9 +11,10 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..config import SampleConfig
+from ..config import SampleConfig, to_dict
 from ..eval.metrics import cosine_rows, token_accuracy
-from ..vocabulary import MASK
+from ..sampling import GUIDED
+from ..vocabulary import MASK, PAD
 
 # A position's state after a step: still masked; revealed at this step for the first time;
 # revealed again with another token than before (remasking strategies); unchanged.
@@ -44,9 +47,15 @@ def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, referen
 
     def run():
         try:
+            if sampling.strategy in GUIDED:
+                detail = inverter.invert_detailed(vector, round_callback=lambda r, texts, cosines, calls: steps.put(
+                    ("round", r, texts[0], cosines[0], calls[0])), **to_dict(sampling))[0]
+                codes = inverter.vocab.encode([detail["reconstruction"]], inverter.model.config.max_len)[0]
+                steps.put(("end", [int(c) for c in codes if c != PAD], detail["encoder_calls"]))
+                return
             codes = inverter.generate(v, sampling, lengths=length, callback=lambda i, c, conf: steps.put(
                 ("step", i, c[0, :n].tolist(), conf[0, :n].tolist())))
-            steps.put(("end", codes[0, :n].tolist()))
+            steps.put(("end", codes[0, :n].tolist(), 0))
         except Exception as exc:  # reported to the client as an event
             steps.put(("error", f"{type(exc).__name__}: {exc}"))
         finally:
@@ -70,6 +79,11 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
         if kind == "error":
             yield "error", {"error": payload[0]}
             return
+        if kind == "round":
+            index, text, cosine, calls = payload
+            yield "round", {"round": index, "text": text, "cosine": round(float(cosine), 4),
+                            "encoder_calls": calls}
+            continue
         if kind == "step":
             index, codes, confidence = payload
             states = position_states(before, codes, shown)
@@ -78,9 +92,9 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
             yield "step", {"step": index, "tokens": vocab.pieces(codes), "states": states,
                            "confidence": [round(float(x), 3) for x in confidence]}
             continue
-        codes = payload[0]
+        codes, calls = payload
         text = vocab.decode(codes)
-        done = {"text": text, "tokens": vocab.pieces(codes)}
+        done = {"text": text, "tokens": vocab.pieces(codes), "encoder_calls": calls}
         try:
             again = inverter.encoder.encode([text or " "])
             done["cosine"] = float(cosine_rows(vector, again)[0])

@@ -61,7 +61,7 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
     if n_check:
         model.load_state_dict(best[1])
     return Inverter(model.eval(), inverter.vocab, inverter.sampling, inverter._encoder, inverter.device,
-                    precision=inverter.precision)
+                    precision=inverter.precision, folder=inverter.folder)  # and so its corrector
 
 
 @torch.no_grad()

@@ -25,38 +25,60 @@ from . import distributed as dist
 from .batches import Batches, LengthBuckets
 from .checkpoint import find_checkpoint, load_checkpoint, replace_dir, save_checkpoint
 from .ema import EMA
+from .examples import Examples
 from .lr import lr_at
 
 logger = logging.getLogger(__name__)
 
 
 class Evaluator:
-    """Decode held-out vectors from all-[MASK] and score them; rank 0 only."""
+    """Decode held-out vectors from all-[MASK] and score them; rank 0 only. A corrector
+    rewrites the base model's greedy decodes of them, whose own score is reported beside."""
 
     def __init__(self, cfg: TrainConfig, vocab: Vocabulary, meta: dict, device):
-        ids, vectors = cache.load_split(Path(cfg.data), "heldout")
-        n = min(cfg.eval_texts, len(ids))
-        self.texts = (Path(cfg.data) / "heldout.txt").read_text(encoding="utf-8").splitlines()[:n]
-        self.references = [[int(i) for i in row if i != cache.PAD_ID] for row in ids[:n]]
-        self.codes = torch.from_numpy(vocab.ids_to_codes(ids[:n], cache.PAD_ID)).to(device)
-        self.vectors = np.asarray(vectors[:n])
+        held = Examples.load(cfg.data, "heldout", vocab, kinds=("greedy",))
+        n = min(cfg.eval_texts, len(held))
+        self.codes = held.codes[:n].to(device)
+        self.vectors = held.vectors[:n].numpy()
+        self.hypotheses = held.hypotheses[:n] if held.corrects else None
+        self.hypothesis_vectors = held.hypothesis_vectors[:n] if held.corrects else None
+        self.texts = ([vocab.decode(row) for row in held.codes[:n].numpy()] if held.corrects else
+                      (Path(cfg.data) / "heldout.txt").read_text(encoding="utf-8").splitlines()[:n])
+        L = held.codes.shape[1]
+        self.references = [ids[:L] for ids in vocab.tokenize(self.texts)]
         self.cfg, self.vocab, self.meta, self.device = cfg, vocab, meta, device
         self.encoder = None
+
+    def decode(self, model: ConditionalMDLM) -> list[str]:
+        inverter = Inverter(model, self.vocab, device=self.device)
+        if self.hypotheses is None:
+            return inverter.invert(self.vectors, steps=self.cfg.eval_steps)
+        sampling = inverter.sampling_with(steps=self.cfg.eval_steps)
+        texts = []
+        for start in range(0, len(self.vectors), 64):
+            part = slice(start, start + 64)
+            codes = inverter.generate(torch.from_numpy(self.vectors[part]).to(self.device), sampling,
+                                      hypothesis=self.hypotheses[part].to(self.device),
+                                      hypothesis_vectors=self.hypothesis_vectors[part].to(self.device))
+            texts += [self.vocab.decode(row) for row in codes.cpu().numpy()]
+        return texts
+
+    def accuracy(self, texts: list[str]) -> float:
+        L = self.codes.shape[1]
+        return float(np.mean([token_accuracy(r, h[:L]) for r, h in zip(self.references, self.vocab.tokenize(texts))]))
 
     @torch.no_grad()
     def __call__(self, model: ConditionalMDLM, schedule) -> dict:
         if not self.texts:
             return {}
-        inverter = Inverter(model, self.vocab, device=self.device)
-        hyps = inverter.invert(self.vectors, steps=self.cfg.eval_steps)
-        hyp_ids = inverter.vocab.tokenize(hyps)
-        L = model.config.max_len
-        out = {"eval_token_accuracy": float(np.mean([token_accuracy(r, h[:L]) for r, h in
-                                                      zip(self.references, hyp_ids)])),
+        hyps = self.decode(model)
+        out = {"eval_token_accuracy": self.accuracy(hyps),
                "eval_exact_match": float(np.mean([h.strip() == t.strip() for h, t in zip(hyps, self.texts)])),
                "eval_example": hyps[0]}
+        if self.hypotheses is not None:
+            out["eval_base_token_accuracy"] = self.accuracy([self.vocab.decode(r) for r in self.hypotheses.numpy()])
         out.update(self.masked_loss(model, schedule))
-        if self.cfg.eval_cosine and not str(self.meta["encoder"]).startswith("black-box:"):
+        if self.cfg.eval_cosine and not str(self.meta.get("encoder", "")).startswith("black-box:"):
             if self.encoder is None:
                 from ..encoders import load_encoder_from
                 self.encoder = load_encoder_from(self.meta)
@@ -75,7 +97,10 @@ class Evaluator:
             groups = [((lengths == n).nonzero()[:, 0], int(n)) for n in lengths.unique()]
         totals = {"eval_ce": 0.0, "eval_masked_acc": 0.0, "eval_length_acc": 0.0}
         for rows, n in groups:
-            parts = mdlm_loss(model, self.codes[rows, :n], vectors[rows], schedule, g)
+            extra = {} if self.hypotheses is None else {
+                "hypothesis": self.hypotheses[rows].to(self.device),
+                "hypothesis_vectors": self.hypothesis_vectors[rows].to(self.device)}
+            parts = mdlm_loss(model, self.codes[rows, :n], vectors[rows], schedule, g, **extra)
             totals["eval_ce"] += float(parts["ce"]) * len(rows)
             totals["eval_masked_acc"] += float(parts["masked_acc"]) * len(rows)
             totals["eval_length_acc"] += float(parts.get("length_acc", 0.0)) * len(rows)
@@ -86,15 +111,28 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
     existing = find_checkpoint(Path(cfg.out)) if cfg.resume else None
     if existing is not None:  # a resumed run keeps the architecture it started with
         return from_dict(ModelConfig, json.loads((existing / "model" / "config.json").read_text()))
-    if cfg.warm_start:        # so does a warm start: the architecture of the model it continues
+    # corrections data (`unembed corrections`) trains a corrector
+    role = {"hypothesis": meta.get("kind") == "corrections", "feedback": base.feedback}
+    if cfg.warm_start:        # a warm start keeps the architecture of the model it continues
         folder = resolve_checkpoint(cfg.warm_start)
         if not Vocabulary.load(folder).same_as(vocab):
             raise UnembedError(f"--warm-start {cfg.warm_start}: its vocabulary differs from {cfg.data}'s; "
                                f"prepare the data with its tokenizer.json and the same corpus, or train anew")
-        return from_dict(ModelConfig, json.loads((folder / "config.json").read_text()))
+        return from_dict(ModelConfig, {**json.loads((folder / "config.json").read_text()), **role})
     recorded = {k: meta[k] for k in ENCODER_FIELDS if k in meta}
     return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
-                                   "cond_dim": meta["dim"], **recorded})
+                                   "cond_dim": meta["dim"], **recorded, **role})
+
+
+def warm_start_weights(model: ConditionalMDLM, name_or_path: str) -> None:
+    """The weights of a trained model; a corrector started from an inverter keeps its own
+    zero-initialised extras (segment, feedback), so it begins as that inverter."""
+    source = ConditionalMDLM.from_pretrained(resolve_checkpoint(name_or_path)).state_dict()
+    missing, unexpected = model.load_state_dict(source, strict=False)
+    extras = ("segment", "feedback.", "feedback_prefix.")
+    if unexpected or any(not key.startswith(extras) for key in missing):
+        raise UnembedError(f"--warm-start {name_or_path}: its weights do not fit this model "
+                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
 def trim_log(path: Path, step: int) -> None:
@@ -130,14 +168,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     # 2. data
     meta = cache.read_meta(Path(cfg.data))
     vocab = Vocabulary.load(Path(cfg.data))
-    ids, vectors = cache.load_split(Path(cfg.data), "train")
-    codes = torch.from_numpy(vocab.ids_to_codes(ids, cache.PAD_ID))       # (N, L)
-    vectors = torch.from_numpy(np.ascontiguousarray(vectors))              # (N, D)
+    examples = Examples.load(cfg.data, "train", vocab, cfg.kind_names())
+    codes, vectors = examples.codes, examples.vectors                     # (N, L), (N, D)
 
     # 3. model, optimizer, EMA
     torch.manual_seed(cfg.seed)
     mcfg = _model_config(cfg, model_cfg or ModelConfig(), meta, vocab)
-    lengths = (codes != PAD).sum(dim=1)                           # (N,)
+    lengths = examples.lengths                                    # (N,)
     batches = (LengthBuckets(lengths.numpy(), cfg.batch_tokens, cfg.seed, rank, world) if mcfg.length_head
                else Batches(len(codes), cfg.batch_size, cfg.seed, rank, world))
     model = ConditionalMDLM(mcfg).to(device)
@@ -151,7 +188,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
     step, best, spent = 0, -1.0, {"elapsed": 0.0, "cpu_seconds": 0.0}  # spent: by earlier invocations
     existing = find_checkpoint(run) if cfg.resume else None
     if cfg.warm_start and existing is None:
-        model.load_state_dict(ConditionalMDLM.from_pretrained(resolve_checkpoint(cfg.warm_start)).state_dict())
+        warm_start_weights(model, cfg.warm_start)
         logger.info("weights from %s", cfg.warm_start)
     elif cfg.init_from and existing is None:
         from ..model.pretrained_init import init_from_bert
@@ -210,7 +247,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
             #   a. batch and learning rate
             idx = torch.from_numpy(batches.next())
             width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]  # one length per batch
-            batch_codes, batch_vectors = codes[idx, :width].to(device), vectors[idx].to(device)
+            batch_codes, batch_vectors, extra = examples.batch(idx, width, device)
             lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -223,7 +260,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
                         0, len(codes), cfg.length_sample))
                     length_sample = (vectors[pick].to(device), lengths[pick].to(device))
                 parts = mdlm_loss(ddp_model, batch_codes, batch_vectors, schedule, generator,
-                                  cfg.loss_weighting, cfg.lexical_weight, length_sample)
+                                  cfg.loss_weighting, cfg.lexical_weight, length_sample, **extra)
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

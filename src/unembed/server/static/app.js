@@ -2,6 +2,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const STEP_DELAY_MS = 180;  // so a person can watch the steps of a fast model
+const GUIDED = ["correct", "refine"];  // strategies that stream rounds, not steps
 let examples = [];
 let mode = "text";
 
@@ -20,10 +21,14 @@ async function init() {
   try {
     const { models } = await getJSON("/v1/models");
     for (const m of models) $("model").add(new Option(`${m.name} (${m.dim}-d, ${m.encoder || "vectors"})`, m.name));
-    const first = models[0];
-    for (const s of first.strategies.filter((s) => s !== "refine")) $("strategy").add(new Option(s, s));
-    $("strategy").value = first.sampling.strategy === "refine" ? "confidence" : first.sampling.strategy;
-    $("steps").value = first.sampling.steps;
+    const strategies = () => {  // each model offers its own (correct needs a corrector)
+      const m = models.find((x) => x.name === $("model").value) || models[0];
+      $("strategy").replaceChildren(...m.strategies.map((s) => new Option(GUIDED.includes(s) ? `${s} (calls the encoder)` : s, s)));
+      $("strategy").value = m.sampling.strategy;
+      $("steps").value = m.sampling.steps;
+    };
+    $("model").addEventListener("change", strategies);
+    strategies();
     examples = (await getJSON("/v1/examples")).texts;
   } catch (e) { status(`Could not reach the server: ${e.message}`); }
 }
@@ -144,11 +149,21 @@ async function invert() {
         start = data;
         drawGrid(new Array(data.length).fill(""), new Array(data.length).fill("masked"));
         $("stepinfo").textContent = `${data.length} tokens, ${data.steps} steps`;
+        $("rounds").replaceChildren();
+        show($("rounds"), GUIDED.includes(data.strategy));
+      } else if (event === "round") {
+        const item = document.createElement("li");
+        item.innerHTML = `<span class="round-score"></span> <span class="round-text"></span>`;
+        item.querySelector(".round-score").textContent = `round ${data.round} · cosine ${data.cosine.toFixed(3)} · ${data.encoder_calls} calls`;
+        item.querySelector(".round-text").textContent = data.text;
+        $("rounds").append(item);
+        $("stepinfo").textContent = `round ${data.round}: cosine ${data.cosine.toFixed(3)} after ${data.encoder_calls} encoder calls`;
       } else if (event === "step") {
         await sleep(STEP_DELAY_MS);
         drawGrid(data.tokens, data.states);
         $("stepinfo").textContent = `step ${data.step + 1} of ${start.steps}`;
       } else if (event === "done") {
+        if (GUIDED.includes(start.strategy)) drawGrid(data.tokens, data.tokens.map(() => "kept"));
         showResult(data, start);
       } else if (event === "error") {
         throw new Error(data.error);

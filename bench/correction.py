@@ -1,0 +1,158 @@
+"""Encoder calls against quality: `correct` and `refine` at 0, 1, 2, 4, ... 64 encoder calls per
+text, on the in-domain held-out split and a held-out source, plus ablated correctors at a few
+budgets. Every metric and the seconds per text; writes <out>.{json,md,png}.
+
+    python bench/correction.py --model en --heldout data/prepared/en/heldout.txt \
+        --ood data/corpus/en/manpages.txt --n 100 --out docs/correction-en \
+        --ablation no-feedback=runs/corrector-nofb/last/model
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import unembed
+from unembed.allocator import reuse_freed_memory
+from unembed.eval import evaluate
+from unembed.pipeline import Inverter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from report import sample  # noqa: E402  (the same samples as the README's results)
+
+METRICS = ("bleu", "token_f1", "exact_match", "cosine", "token_accuracy")
+
+
+def row_text(r: dict) -> str:
+    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    return (f"| {r['set']} | {r['strategy']} | {r['corrector']} | {r['budget']} | {r['encoder_calls'] / r['n']:.1f} | "
+            f"{r['bleu']:.1f} | {pct(r['token_f1'])} | {pct(r['exact_match'])} | {r['cosine']:.3f} | "
+            f"{pct(r['token_accuracy'])} | {r['invert_seconds'] / r['n']:.2f} |")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sets = sorted({r["set"] for r in rows}, key=lambda s: s != "in-domain")
+    fig, axes = plt.subplots(len(sets), 3, figsize=(13, 3.6 * len(sets)), squeeze=False)
+    for i, name in enumerate(sets):
+        for j, metric in enumerate(("bleu", "token_f1", "cosine")):
+            ax = axes[i][j]
+            for strategy in ("correct", "refine"):
+                line = sorted((r for r in rows if r["set"] == name and r["corrector"] in ("main", "-")
+                               and (r["strategy"] == strategy or r["budget"] == 0)), key=lambda r: r["budget"])
+                if any(r["strategy"] == strategy for r in line):
+                    ax.plot([max(r["budget"], 0.5) for r in line], [r[metric] for r in line], "o-", label=strategy)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("encoder calls per text (budget; 0 drawn at 0.5)")
+            ax.set_title(f"{name}: {metric}")
+            ax.grid(alpha=0.3)
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="en")
+    p.add_argument("--corrector", help="the corrector folder (default: the model's own)")
+    p.add_argument("--ablation", action="append", default=[], metavar="NAME=FOLDER",
+                   help="another corrector, measured at --ablation-budgets")
+    p.add_argument("--heldout", required=True, help="in-domain held-out texts")
+    p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
+    p.add_argument("--ood", required=True, help="texts of a source no model trained on")
+    p.add_argument("--n", type=int, default=100, help="texts per set")
+    p.add_argument("--budgets", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 32, 64])
+    p.add_argument("--ablation-budgets", type=int, nargs="+", default=[4, 16])
+    p.add_argument("--ablation-sets", nargs="+", default=["in-domain", "held-out source"])
+    p.add_argument("--strategies", nargs="+", default=["correct", "refine"])
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    p.add_argument("--out", default="docs/correction-en", help="path without extension")
+    p.add_argument("--readme", help="rewrite this file's block between <!-- correction-en:start/end -->")
+    args = p.parse_args()
+    reuse_freed_memory()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    inverter = unembed.load(args.model, device="cpu", corrector=args.corrector)
+    correctors = {"main": inverter.corrector}
+    for spec in args.ablation:
+        name, folder = spec.split("=", 1)
+        correctors[name] = Inverter.from_pretrained(folder, device="cpu")
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
+            "held-out source": sample(args.ood, args.n)}
+    rows = []
+
+    def run(set_name, texts, vectors, strategy, budget, corrector):
+        if corrector != "-":
+            inverter.corrector = correctors[corrector]
+        settings = {"strategy": strategy} if budget == 0 else {"strategy": strategy, "encoder_budget": budget}
+        result = evaluate(inverter, texts, vectors=vectors, show_progress=False, examples=3, **settings)
+        rows.append({"set": set_name, "budget": budget, "corrector": corrector, **result})
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), flush=True)
+
+    for set_name, texts in sets.items():
+        L = inverter.model.config.max_len
+        vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
+        run(set_name, texts, vectors, "confidence", 0, "-")
+        for strategy in args.strategies:
+            for budget in (b for b in args.budgets if b > 0):
+                run(set_name, texts, vectors, strategy, budget, "main" if strategy == "correct" else "-")
+        for name in list(correctors)[1:] if set_name in args.ablation_sets else []:
+            for budget in args.ablation_budgets:
+                run(set_name, texts, vectors, "correct", budget, name)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"model": args.model, "n_per_set": args.n, "threads": torch.get_num_threads(),
+            "machine": platform.processor() or platform.machine(), "precision": inverter.precision,
+            "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv)}
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    plot(rows, out.with_suffix(".png"))
+    head = ("| set | strategy | corrector | budget | encoder calls/text | BLEU | token F1 | exact | cosine | "
+            "token acc | s/text |")
+    lines = [f"# Encoder calls against quality: `{args.model}`", "",
+             f"Measured by `{meta['command']}` on {meta['date']} ({meta['threads']} CPU threads, "
+             f"{meta['precision']} matrix products), {args.n} texts per set, 8 denoising steps per decode. "
+             "Budget 0 is the plain greedy decode; `s/text` is the decoding wall time (encoder calls included).",
+             "", f"![curve]({out.with_suffix('.png').name})", "", head, "|" + "---|" * (head.count("|") - 1)]
+    lines += [row_text(r) for r in rows]
+    lines += ["", "## Examples (the largest budget of `correct`)", ""]
+    for set_name in sets:
+        best = max((r for r in rows if r["set"] == set_name and r["strategy"] == "correct"
+                    and r["corrector"] == "main"), key=lambda r: r["budget"], default=None)
+        if best:
+            lines += [f"**{set_name}**", "", "| reference | reconstruction |", "|---|---|"]
+            lines += [f"| {e['reference']} | {e['reconstruction']} |".replace("\n", " ") for e in best["examples"]]
+            lines.append("")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    if args.readme:
+        write_readme(Path(args.readme), rows, meta, out)
+    print(out.with_suffix(".md"))
+
+
+def write_readme(readme: Path, rows: list[dict], meta: dict, out: Path) -> None:
+    """The README's summary: the plain decode and every strategy at 4, 16 and 64 calls."""
+    start, end = "<!-- correction-en:start -->", "<!-- correction-en:end -->"
+    head = "| set | strategy | corrector | budget | BLEU | token F1 | exact | cosine | token acc | s/text |"
+    keep = [r for r in rows if r["budget"] in (0, 4, 16, 64)]
+    block = [start, f"Measured by `{meta['command']}` on {meta['date']} ({meta['threads']} CPU threads, "
+             f"{meta['n_per_set']} texts per set); every budget in [{out.with_suffix('.md')}]({out.with_suffix('.md')}).",
+             "", head, "|" + "---|" * (head.count("|") - 1)]
+    for r in keep:
+        block.append(f"| {r['set']} | {r['strategy']} | {r['corrector']} | {r['budget']} | {r['bleu']:.1f} | "
+                     f"{100 * r['token_f1']:.1f}% | {100 * r['exact_match']:.1f}% | {r['cosine']:.3f} | "
+                     f"{100 * r['token_accuracy']:.1f}% | {r['invert_seconds'] / r['n']:.2f} |")
+    block.append(end)
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme} has no {start} ... {end} block")
+    readme.write_text(text[:text.index(start)] + "\n".join(block) + text[text.index(end) + len(end):])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The corrector and the `correct` strategy on a tiny trained model and the real encoder: its
+training data, that it repairs hypotheses it was trained on, the encoder budget, an encoder
+given as a plain function, the streamed rounds, and bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_MODEL, run_cli, tiny_train_config
+from unembed.config import CorrectionsConfig, ModelConfig
+from unembed.errors import UnembedError
+from unembed.eval.metrics import token_accuracy
+from unembed.vocabulary import PAD
+
+
+@pytest.fixture(scope="module")
+def tiny_inverter(tiny_run, encoder):
+    import unembed
+    inverter = unembed.load(tiny_run / "last" / "model", device="cpu", precision="float32")
+    inverter._encoder = encoder
+    return inverter
+
+
+@pytest.fixture(scope="module")
+def tiny_corrections(tmp_path_factory, tiny_data, tiny_inverter, encoder):
+    from unembed.data.corrections import make_corrections
+    out = tmp_path_factory.mktemp("corrections") / "tiny"
+    cfg = CorrectionsConfig(texts=0, heldout=4, sampled=1, corrupted=6, shard_size=16, batch_size=64)
+    return make_corrections(tiny_data, tiny_inverter, out, cfg, encoder=encoder, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_corrector(tmp_path_factory, tiny_corrections, tiny_run):
+    from unembed.train import train
+    out = tmp_path_factory.mktemp("runs") / "corrector"
+    train(tiny_train_config(tiny_corrections, out, steps=300, warm_start=str(tiny_run / "last" / "model")),
+          ModelConfig(**TINY_MODEL))
+    return out / "last" / "model"
+
+
+@pytest.fixture(scope="module")
+def correcting(tiny_run, tiny_corrector, encoder):
+    import unembed
+    inverter = unembed.load(tiny_run / "last" / "model", device="cpu", precision="float32",
+                            corrector=tiny_corrector)
+    inverter._encoder = encoder
+    return inverter
+
+
+def test_corrections_hold_every_kind_of_hypothesis_with_its_embedding(tiny_corrections, tiny_data, encoder):
+    from unembed.data.corrections import KINDS, corrupt, load_corrections
+    d = load_corrections(tiny_corrections, "train")
+    n_texts = len((tiny_data / "train.txt").read_text().splitlines())
+    assert len(d["refs"]) == n_texts and len(d["hyps"]) == n_texts * (1 + 1 + 6)
+    assert set(d["kinds"].tolist()) == set(range(len(KINDS)))
+    from unembed.vocabulary import Vocabulary
+    vocab = Vocabulary.load(tiny_corrections)
+    some = np.flatnonzero(d["kinds"] == KINDS.index("corrupted"))[:5]
+    again = encoder.encode([vocab.decode(h) for h in d["hyps"][some]])
+    assert np.allclose(again, d["hyp_vectors"][some], atol=2e-3)   # stored as float16
+    assert any(not np.array_equal(d["hyps"][i], d["refs"][d["source"][i]]) for i in some)
+    rng = np.random.default_rng(0)
+    unigram = np.full(10, 0.1)
+    assert corrupt([5, 6, 7], 0.0, unigram, rng, 16) == [5, 6, 7]
+    assert len(corrupt(list(range(16)), 1.0, unigram, rng, 16)) <= 16
+
+
+def test_the_corrector_repairs_corrupted_hypotheses_it_was_trained_on(tiny_corrections, correcting):
+    from unembed.data.corrections import load_corrections
+    d = load_corrections(tiny_corrections, "train", kinds=("corrupted",))
+    rows = np.arange(min(48, len(d["hyps"])))
+    refs = d["refs"][d["source"][rows]]
+    corrector = correcting.corrector
+    lengths = torch.from_numpy((refs != PAD).sum(axis=1))
+    codes = corrector.generate(torch.from_numpy(d["targets"][d["source"][rows]]),
+                               corrector.sampling_with(strategy="confidence"), lengths=lengths,
+                               hypothesis=torch.from_numpy(d["hyps"][rows]),
+                               hypothesis_vectors=torch.from_numpy(d["hyp_vectors"][rows])).numpy()
+    before = np.mean([token_accuracy(r[r != PAD].tolist(), h[h != PAD].tolist()) for r, h in zip(refs, d["hyps"][rows])])
+    after = np.mean([token_accuracy(r[r != PAD].tolist(), c[c != PAD].tolist()) for r, c in zip(refs, codes)])
+    assert before < 0.9 and after > 0.95, (before, after)
+
+
+def test_correct_stays_within_its_budget_and_never_loses_cosine(correcting, tiny_data, encoder):
+    texts = (tiny_data / "heldout.txt").read_text().splitlines()[:6]
+    vectors = encoder.encode(texts)
+
+    def cosine(reconstructions):
+        again = encoder.encode(reconstructions)
+        return (again * vectors).sum(1) / np.linalg.norm(again, axis=1) / np.linalg.norm(vectors, axis=1)
+
+    greedy = cosine(correcting.invert(vectors, strategy="confidence"))
+    most = 0
+    for budget in (1, 3, 12):
+        rounds = []
+        done = correcting.invert_detailed(vectors, strategy="correct", encoder_budget=budget, candidates=3,
+                                          round_callback=lambda *a: rounds.append(a))
+        calls = [r["encoder_calls"] for r in done]
+        assert all(1 <= c <= budget for c in calls), calls
+        assert np.all(cosine([r["reconstruction"] for r in done]) >= greedy - 1e-4)
+        assert rounds[0][0] == 0 and rounds[-1][3] == calls   # every round reported, calls included
+        assert all(np.all(np.diff([r[2][b] for r in rounds]) >= 0) for b in range(len(texts)))
+        most = max(most, max(calls))
+    assert most > 3  # a larger budget ran correction rounds
+
+
+def test_an_encoder_given_as_a_function_is_called_within_the_budget(correcting, tiny_data, encoder):
+    texts = (tiny_data / "heldout.txt").read_text().splitlines()[:3]
+    vectors = encoder.encode(texts)
+    seen = []
+
+    def embed(batch):
+        seen.extend(batch)
+        return encoder.encode(batch)
+
+    given = correcting.invert_detailed(vectors, strategy="correct", encoder_budget=5, encoder=embed)
+    default = correcting.invert_detailed(vectors, strategy="correct", encoder_budget=5)
+    assert [g["reconstruction"] for g in given] == [d["reconstruction"] for d in default]
+    assert len(seen) == sum(g["encoder_calls"] for g in given) <= 15
+    with pytest.raises(UnembedError, match="384-d"):
+        correcting.invert(vectors, strategy="correct", encoder_budget=5, encoder=lambda b: encoder.encode(b)[:, :10])
+    for budget in (0, -3):
+        with pytest.raises(UnembedError, match="budget"):
+            correcting.invert(vectors, strategy="correct", encoder_budget=budget)
+
+
+def test_the_stream_shows_each_round_with_its_cosine(correcting, tiny_data, encoder):
+    from unembed.server.stream import start_decoding
+    text = (tiny_data / "heldout.txt").read_text().splitlines()[0]
+    vector = encoder.encode([text])
+    sampling = correcting.sampling_with(strategy="correct", encoder_budget=7, candidates=3)
+    events = list(start_decoding(correcting, vector, sampling, reference=text))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "step" not in kinds
+    rounds = [d for e, d in events if e == "round"]
+    assert [r["round"] for r in rounds] == list(range(len(rounds))) and len(rounds) >= 2
+    assert rounds[-1]["encoder_calls"] == events[-1][1]["encoder_calls"] <= 7
+    assert abs(events[-1][1]["cosine"] - rounds[-1]["cosine"]) < 1e-3
+
+
+def test_cli_correct_and_its_bad_input(tiny_run, tiny_corrector, tiny_data):
+    model = tiny_run / "last" / "model"
+    text = (tiny_data / "heldout.txt").read_text().splitlines()[0]
+    done = run_cli("eval", tiny_data / "heldout.txt", "--model", model, "--corrector", tiny_corrector, "-q",
+                   "--strategy", "correct", "--encoder-budget", 4)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["strategy"] == "correct" and 0 < result["encoder_calls"] <= 4 * result["n"]
+    for bad, says in ((["--corrector", tiny_corrector, "--encoder-budget", "0"], "budget"), ([], "no corrector")):
+        done = run_cli("invert", text, "--model", model, "--strategy", "correct", *bad)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    import unembed
+    with pytest.raises(UnembedError, match="not a corrector"):   # an inverter given as the corrector
+        unembed.load(model, device="cpu", corrector=model)
+
+
+def test_audit_attacks_with_correct_within_its_budget(correcting, tiny_data):
+    from unembed.audit import audit
+    from unembed.config import AuditConfig
+    texts = (tiny_data / "train.txt").read_text().splitlines()[:20]
+    cfg = AuditConfig(defenses="none,noise:0.01", strategy="correct", encoder_budget=3, k=5)
+    report = audit(correcting, texts, cfg, show_progress=False)
+    assert report["settings"]["strategy"] == "correct" and len(report["defenses"]) == 2
+    plain = audit(correcting, texts, AuditConfig(defenses="none", k=5), show_progress=False)
+    assert report["defenses"][0]["attack"]["cosine"] >= plain["defenses"][0]["attack"]["cosine"] - 1e-3
