@@ -44,7 +44,7 @@ def test_health_models_and_docs(live_server):
     assert call(live_server, "/health")[1]["status"] == "ok"
     models = {m["name"]: m for m in call(live_server, "/v1/models")[1]["models"]}
     assert set(models) == {"tiny", "en"} and models["tiny"]["default"] and models["en"]["dim"] == 384
-    assert "refine" in models["en"]["strategies"]
+    assert {"refine", "correct"} <= set(models["en"]["strategies"])   # en ships its corrector
     assert (models["en"]["encoder_prompt"], models["en"]["encoder_dim"]) == ("document", 0)  # the recipe
     status, page, _ = call(live_server, "/docs")
     assert status == 200 and "swagger" in page.lower()
