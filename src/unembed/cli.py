@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, TrainConfig)
     p.add_argument("--size", choices=sorted(MODEL_SIZES), help="a named model shape: " + "; ".join(
         f"{k}: {', '.join(f'{n}={v}' for n, v in shape.items())}" for k, shape in MODEL_SIZES.items()))
-    add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", *ENCODER_FIELDS))
+    # the data decides: a corrections folder trains a corrector (hypothesis), a prepared one an inverter
+    add_arguments(p, ModelConfig, skip=("vocab_size", "max_len", "cond_dim", "hypothesis", *ENCODER_FIELDS))
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", help="REST API and demo page (http://127.0.0.1:8000/)")
