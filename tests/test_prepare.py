@@ -83,3 +83,21 @@ def test_prune_vocab_keeps_the_corpus_pieces_of_a_unigram_tokenizer(tmp_path, en
     for text, row in zip(texts, ids):
         kept = [int(i) for i in row if i != PAD_ID]
         assert unk not in kept and vocab.tokenizer.decode(kept) == text
+
+
+def test_vocab_keeps_a_models_codes_so_training_can_continue_it_on_new_text(tmp_path, encoder, tiny_run):
+    """New text prepared with --vocab MODEL keeps MODEL's tokenizer and codes (tokens it lacks
+    become [UNK]), so a warm start from MODEL accepts the data."""
+    from unembed.train import train
+    from conftest import tiny_train_config
+    model = tiny_run / "last" / "model"
+    new_text = tmp_path / "new.txt"
+    new_text.write_text("\n".join(f"Invoice {n} for the zebra quartet was paid on Friday, {n} days late."
+                                  for n in range(40, 90)) + "\n")
+    out = prepare(DataConfig(vocab=str(model), heldout=4, shard_size=16, max_len=16), tmp_path / "p",
+                  [str(new_text)], encoder=encoder)
+    assert Vocabulary.load(out).same_as(Vocabulary.load(model))
+    assert not Vocabulary.from_corpus_ids(Vocabulary.load(out).tokenizer, load_split(out, "train")[0],
+                                          PAD_ID).same_as(Vocabulary.load(model))  # its own would differ
+    run = train(tiny_train_config(out, tmp_path / "run", steps=2, warm_start=str(model)))
+    assert (run / "last" / "model" / "model.safetensors").is_file()

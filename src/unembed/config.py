@@ -62,6 +62,7 @@ class DataConfig:
     encoder_prompt: str = "document"  # document | query | none | a prompt name of the model
     encoder_dim: int = 0         # Matryoshka: keep this many dimensions and renormalise (0 = full)
     prune_vocab: int = 0         # unigram tokenizers (XLM-R): keep the N pieces the training texts use most, plus their characters (0 = all)
+    vocab: str = ""              # keep this model's vocabulary (folder or shipped name), to continue training it on new text; other tokens become [UNK] ('' = the ids the train split uses)
     heldout: int = 2000          # texts written apart as the held-out split
     shard_size: int = 4096       # texts per cached shard (the unit of resume)
     batch_size: int = 128        # encoder batch size

@@ -48,7 +48,11 @@ def _truncate_all(vocab: Vocabulary, texts: list[str], max_len: int) -> list[str
 
 def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
     """What `--tokenizer encoder` means: the encoder's own tokenizer, from its preset's offline
-    source, its local folder, or the hub; black-box vectors have no encoder, so a BPE."""
+    source, its local folder, or the hub; black-box vectors have no encoder, so a BPE. With
+    --vocab, the tokenizer of that model."""
+    if cfg.vocab:
+        from ..pipeline import resolve_checkpoint
+        return str(resolve_checkpoint(cfg.vocab) / TOKENIZER_FILE)
     if cfg.tokenizer != "encoder":
         return cfg.tokenizer
     if pairs:
@@ -170,8 +174,16 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
             _wait_for(cache.shard_paths(folder, split, i)[1], f"{split} shard {i}")
     train_ids = np.concatenate([np.load(cache.shard_paths(folder, "train", i)[0])
                                 for i in range(n_shards["train"])])
-    vocab = Vocabulary.from_corpus_ids(load_tokenizer(str(folder / TOKENIZER_FILE)), train_ids,
-                                       pad_id=cache.PAD_ID)
+    if cfg.vocab:  # the model's own codes, so that training can continue it
+        from ..pipeline import resolve_checkpoint
+        vocab = Vocabulary.load(resolve_checkpoint(cfg.vocab))
+        used = np.unique(train_ids[train_ids != cache.PAD_ID])
+        unknown = np.isin(train_ids, used[~np.isin(used, vocab.kept_ids)])
+        logger.info("--vocab %s: %.3f%% of the train tokens fall outside it ([UNK])",
+                    cfg.vocab, 100 * unknown.sum() / max(1, (train_ids != cache.PAD_ID).sum()))
+    else:
+        vocab = Vocabulary.from_corpus_ids(load_tokenizer(str(folder / TOKENIZER_FILE)), train_ids,
+                                           pad_id=cache.PAD_ID)
     vocab.save(folder)
     dim = int(np.load(cache.shard_paths(folder, "train", 0)[1], mmap_mode="r").shape[1])
     if pairs:

