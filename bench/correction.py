@@ -20,7 +20,7 @@ import torch
 import unembed
 from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate
-from unembed.pipeline import Inverter
+from unembed.inverter import Inverter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from report import sample  # noqa: E402  (the same samples as the README's results)

@@ -110,7 +110,7 @@ def main():
             "command": "python " + " ".join(sys.argv)}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     langs = list(parallel)
-    lines = [f"# Offline multilingual encoders, measured on this machine\n",
+    lines = ["# Offline multilingual encoders, measured on this machine\n",
              f"`{meta['command']}`\n",
              "| encoder | dim | languages (documented) | load s | texts/s, batch 16 | texts/s, batch 256 | "
              "en-X retrieval@1, mean | language from the vector, mean | fidelity (packages' claim) |",

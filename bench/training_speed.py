@@ -25,10 +25,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from unembed.allocator import reuse_freed_memory
 from unembed.config import ModelConfig
-from unembed.diffusion import get_schedule, mdlm_loss
+from unembed.diffusion import get_schedule
 from unembed.model import ConditionalMDLM
-from unembed.precision import autocast
 from unembed.train.batches import Batches, LengthBuckets
+from unembed.train.step import train_step
 
 
 def matmul_peak(seconds: float = 2.0, dtype: torch.dtype = torch.float32) -> dict:
@@ -92,12 +92,7 @@ def run_variant(name: str, mcfg: ModelConfig, codes, lengths, vectors, batch_tok
     def step():
         idx = torch.from_numpy(batches.next())
         width = int(lengths[idx].max()) if mcfg.length_head else codes.shape[1]
-        with autocast(torch.device("cpu"), precision):
-            parts = mdlm_loss(net, codes[idx, :width], vectors[idx], schedule, g)
-        opt.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, codes[idx, :width], vectors[idx], schedule, g, precision=precision, net=net)
         return int(lengths[idx].sum())
 
     for _ in range(warmup):

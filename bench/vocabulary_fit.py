@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unembed.pipeline import resolve_checkpoint
+from unembed.inverter import resolve_checkpoint
 from unembed.vocabulary import Vocabulary, train_bpe
 
 

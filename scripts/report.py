@@ -28,9 +28,9 @@ from unembed.eval import evaluate
 KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine")
 
 
-def sample(path: str, n: int, seed: int = 0, lines: str = ":") -> list[str]:
+def sample(path: str, n: int, seed: int = 0, lines: str = ":", seen: frozenset = frozenset()) -> list[str]:
     start, end = (int(x) if x else None for x in lines.split(":"))
-    texts = [t for t in Path(path).read_text(encoding="utf-8").splitlines()[start:end] if t.strip()]
+    texts = [t for t in Path(path).read_text(encoding="utf-8").splitlines()[start:end] if t.strip() and t not in seen]
     random.Random(seed).shuffle(texts)
     return texts[:n]
 
@@ -42,6 +42,9 @@ def main():
     p.add_argument("--heldout", required=True, help="in-domain held-out texts")
     p.add_argument("--heldout-lines", default="0:1744",
                    help="start:end lines of --heldout to sample from (the rest tunes decoding)")
+    p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
+                   help="keep only the in-domain texts absent from these train.txt files (prepared "
+                        "folders'): a split held out from every model being compared")
     p.add_argument("--ood", required=True, nargs="+", metavar="[NAME=]FILE",
                    help="held-out sources: texts of sources never trained on, one file each")
     p.add_argument("--n", type=int, default=1000, help="texts per set")
@@ -53,7 +56,8 @@ def main():
     reuse_freed_memory()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines)}
+    seen = frozenset(t for f in args.unseen_by for t in Path(f).read_text(encoding="utf-8").splitlines())
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen)}
     for source in args.ood:
         name, _, path = source.rpartition("=")
         sets[f"held-out: {name or Path(path).stem}"] = sample(path, args.n)

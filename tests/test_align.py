@@ -45,14 +45,14 @@ def test_procrustes_recovers_a_rotation_and_a_scale():
 def test_the_map_folder_round_trips_and_bad_input_says_why(linear_pairs, tmp_path):
     x, y, _ = linear_pairs
     amap = AlignMap.fit(x[:200], y[:200], info={"source": None, "note": "synthetic"})
-    amap.save(tmp_path / "map")
-    again = AlignMap.load(tmp_path / "map")
+    amap.save_pretrained(tmp_path / "map")
+    again = AlignMap.from_pretrained(tmp_path / "map")
     assert np.array_equal(again(x[:5]), amap(x[:5])) and again.info["note"] == "synthetic"
     assert json.loads((tmp_path / "map" / "config.json").read_text())["pairs"] == 200
     with pytest.raises(UnembedError, match="takes 32-d vectors"):
         amap(np.ones((2, 31), dtype=np.float32))
     with pytest.raises(UnembedError, match="not an alignment map"):
-        AlignMap.load(tmp_path)
+        AlignMap.from_pretrained(tmp_path)
     with pytest.raises(UnembedError, match="same texts"):
         AlignMap.fit(x[:10], y[:9])
     with pytest.raises(UnembedError, match="unknown alignment method"):
@@ -89,6 +89,7 @@ def test_another_encoders_vectors_are_inverted_through_the_map(tiny_run, tiny_da
     assert all(r["cosine"] > 0.5 for r in results)
 
 
+@pytest.mark.slow
 def test_invert_eval_and_the_api_take_align(tiny_run, tiny_data, use_map):
     model = tiny_run / "last" / "model"
     text = (tiny_data / "train.txt").read_text().splitlines()[0]

@@ -138,6 +138,21 @@ def test_the_audit_moves_the_right_way_on_a_real_small_set(tiny_audit):
     assert all(len(r["examples"]) == 2 and "adaptive" in r["examples"][0] for r in rows.values())
 
 
+def test_the_default_defenses_work_on_a_collection_smaller_than_a_pca(tiny_run, tiny_data):
+    """PCA to 128 directions cannot apply to fewer than 128 vectors: it is skipped and said."""
+    from unembed.audit.report import markdown
+    inverter = unembed.load(tiny_run / "last" / "model", device="cpu")
+    texts = (tiny_data / "train.txt").read_text().splitlines()
+    assert 20 <= len(texts) < 128
+    report = audit(inverter, texts, AuditConfig(), show_progress=False)
+    skipped = {row["defense"]: row["reason"] for row in report["skipped"]}
+    assert set(skipped) == {"pca:128", "pca:128+int8"} and "k must be between 1 and" in skipped["pca:128"]
+    done = [row["defense"] for row in report["defenses"]]
+    assert "pca:32" in done and not set(done) & set(skipped)
+    assert "Not applied to this collection: `pca:128`" in markdown(report)
+
+
+@pytest.mark.slow
 def test_audit_cli_writes_markdown_json_and_plot(tiny_run, tiny_data, tmp_path):
     out = tmp_path / "report"
     model = tiny_run / "last" / "model"
@@ -172,6 +187,7 @@ def test_audit_cli_bad_input_is_one_line_and_writes_nothing(tiny_run, tiny_data,
     assert not (tmp_path / "new").exists() and (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_audit_takes_stored_vectors_or_given_queries(tiny_run, tiny_data, tmp_path, encoder):
     model = tiny_run / "last" / "model"
     texts = (tiny_data / "train.txt").read_text().splitlines()[:30]

@@ -44,7 +44,7 @@ def test_invert_vectors_prints_one_line_per_vector(model, tiny_data, tmp_path, e
 
 
 def test_eval_prints_the_metrics(model, tiny_data, tmp_path):
-    done = run_cli("eval", tiny_data / "train.txt", "--model", model, "--limit", 10, "-q",
+    done = run_cli("eval", tiny_data / "train.txt", "--model", model, "--limit", 10, "-q", "--json",
                    "--out", tmp_path / "r.json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -52,6 +52,23 @@ def test_eval_prints_the_metrics(model, tiny_data, tmp_path):
         assert key in result
     assert result["n"] == 10 and result["token_accuracy"] > 0.5 and result["bleu"] > 30
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 10
+
+
+def test_help_gives_the_shipped_models_decoding_defaults_and_output_flags_agree(capsys):
+    """--help states what a model decodes with (its sampling.json), not the class default; every
+    command that prints results takes --json and -q."""
+    from unembed.cli import build_parser
+    from unembed.inverter import SHIPPED
+    stored = {json.loads((SHIPPED / m / "sampling.json").read_text())["repetition_penalty"] for m in ("en", "multilingual")}
+    assert stored != {0.0}  # else this test would not tell the two apart
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["invert", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    penalty = help_text[help_text.rindex("--repetition-penalty REPETITION_PENALTY"):][:160]  # not the usage line
+    assert "the model's;" in penalty and str(stored.pop()) in penalty and "(default: 0.0)" not in penalty
+    for command in (["invert", "a text"], ["eval", "f.txt"], ["audit", "f.txt"], ["align", "f.txt", "--out", "o"]):
+        args = build_parser().parse_args(command + ["--json", "-q"])
+        assert args.json and args.quiet
 
 
 def test_bad_inputs_exit_2_with_one_line_and_write_nothing(model, tmp_path):

@@ -123,6 +123,8 @@ def test_an_encoder_given_as_a_function_is_called_within_the_budget(correcting, 
     for budget in (0, -3):
         with pytest.raises(UnembedError, match="budget"):
             correcting.invert(vectors, strategy="correct", encoder_budget=budget)
+    with pytest.raises(UnembedError, match="round_callback"):  # not dropped silently
+        correcting.invert(vectors, strategy="refine", encoder_budget=5, callback=lambda *a: None)
 
 
 def test_the_stream_shows_each_round_with_its_cosine(correcting, tiny_data, encoder):
@@ -139,6 +141,7 @@ def test_the_stream_shows_each_round_with_its_cosine(correcting, tiny_data, enco
     assert abs(events[-1][1]["cosine"] - rounds[-1]["cosine"]) < 1e-3
 
 
+@pytest.mark.slow
 def test_cli_correct_and_its_bad_input(tiny_run, tiny_corrector, tiny_data):
     model = tiny_run / "last" / "model"
     text = (tiny_data / "heldout.txt").read_text().splitlines()[0]

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -17,6 +18,7 @@ def torchrun(*args, timeout=600):
                           env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
 
 
+@pytest.mark.slow
 def test_two_process_prepare_and_train(tmp_path, encoder):
     prepared = tmp_path / "prepared"
     done = torchrun("prepare", SENTENCES, "--out", prepared, "--tokenizer", "bpe:600",

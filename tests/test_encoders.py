@@ -66,7 +66,7 @@ def test_prepare_train_invert_with_a_packaged_multilingual_encoder(tmp_path):
     from conftest import SENTENCES, tiny_train_config
     from unembed.config import DataConfig, ModelConfig
     from unembed.data import prepare
-    from unembed.pipeline import Inverter
+    from unembed.inverter import Inverter
     from unembed.train import train
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(SENTENCES.read_text() + "Der Hund schläft im Garten.\nLe chat dort sur le canapé.\n")

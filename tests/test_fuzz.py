@@ -65,7 +65,7 @@ def test_check_vectors_accepts_or_explains(array):
 
 @pytest.fixture(scope="module")
 def tiny_inverter(tiny_run):
-    from unembed.pipeline import Inverter
+    from unembed.inverter import Inverter
     return Inverter.from_pretrained(str(tiny_run / "last" / "model"), device="cpu")
 
 
@@ -115,7 +115,7 @@ def test_a_truncated_npy_is_refused(tmp_path_factory, cut):
                        st.booleans(), st.lists(st.integers(), max_size=2)))
 def test_a_config_that_does_not_fit_the_tensors_is_one_line(tiny_run, tmp_path_factory, key, value):
     import shutil
-    from unembed.pipeline import Inverter
+    from unembed.inverter import Inverter
     folder = shutil.copytree(tiny_run / "last" / "model", tmp_path_factory.mktemp("m") / "model")
     config = json.loads((folder / "config.json").read_text())
     config[key] = value
@@ -128,7 +128,7 @@ def test_a_config_that_does_not_fit_the_tensors_is_one_line(tiny_run, tmp_path_f
 def test_a_pickle_where_weights_should_be_is_refused_without_being_run(tiny_run, tmp_path):
     import pickle
     import shutil
-    from unembed.pipeline import Inverter
+    from unembed.inverter import Inverter
     folder = shutil.copytree(tiny_run / "last" / "model", tmp_path / "model")
     marker = tmp_path / "ran"
 
@@ -187,6 +187,7 @@ argv_texts = texts.filter(lambda t: "\x00" not in t and t.encode("utf-8", "surro
     "utf-8", "ignore") and len(t) < 5000)
 
 
+@pytest.mark.slow
 @settings(max_examples=min(int(os.environ.get("UNEMBED_FUZZ_EXAMPLES", 40)) // 8, 25), deadline=None,
           suppress_health_check=list(HealthCheck), database=None)
 @given(text=argv_texts, steps=st.integers(-2, 40))

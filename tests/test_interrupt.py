@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -50,6 +51,7 @@ def checkpoint_step(run: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = subprocess.run(cli("train", "--data", tiny_data, "--out", straight, *TRAIN_ARGS),
@@ -72,6 +74,7 @@ def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tiny_da
     assert not list(killed.glob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_kill_9_during_prepare_then_rerun_finishes_with_the_same_cache(tmp_path, encoder):
     corpus = tmp_path / "corpus.txt"
     base = SENTENCES.read_text().splitlines()
@@ -106,6 +109,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow
 def test_a_checkpoint_write_that_fails_for_space_keeps_the_previous_one(tiny_data, tmp_path):
     run = tmp_path / "run"
     args = ["--data", tiny_data, "--out", run, *TRAIN_ARGS]
@@ -126,6 +130,7 @@ def test_a_checkpoint_write_that_fails_for_space_keeps_the_previous_one(tiny_dat
     assert os.path.getsize(run / "last" / "model" / "model.safetensors") > limit
 
 
+@pytest.mark.slow
 def test_a_shard_write_that_fails_for_space_stops_cleanly_and_the_rerun_finishes(tmp_path, encoder):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(SENTENCES.read_text())

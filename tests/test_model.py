@@ -121,6 +121,32 @@ def test_missing_or_broken_folder_is_a_readable_error(tmp_path):
         ConditionalMDLM.from_pretrained(tmp_path / "m")
 
 
+def test_every_saved_folder_says_what_it_is_and_another_kind_is_refused_in_one_line(tmp_path):
+    """Model and alignment-map folders begin with their type and format version; one given where
+    the other is expected, or one of a newer format, is one line. A folder from before the
+    header (no type) still loads."""
+    import json
+    import numpy as np
+    from unembed.align import AlignMap
+    small().save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert list(config)[:2] == ["type", "format"] and config["type"] == "unembed/model"
+    x = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)
+    AlignMap.fit(x, x).save_pretrained(tmp_path / "map")
+    assert json.loads((tmp_path / "map" / "config.json").read_text())["type"] == "unembed/align-map"
+    (tmp_path / "map" / "model.safetensors").write_bytes((tmp_path / "m" / "model.safetensors").read_bytes())
+    with pytest.raises(UnembedError, match="is an align-map folder, not a model folder"):
+        ConditionalMDLM.from_pretrained(tmp_path / "map")
+    (tmp_path / "m" / "map.safetensors").write_bytes((tmp_path / "map" / "map.safetensors").read_bytes())
+    with pytest.raises(UnembedError, match="is a model folder, not an align-map folder"):
+        AlignMap.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "format": 99}))
+    with pytest.raises(UnembedError, match="upgrade unembed"):
+        ConditionalMDLM.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k not in ("type", "format")}))
+    ConditionalMDLM.from_pretrained(tmp_path / "m")
+
+
 def test_int8_weights_load_close_to_the_float_model_at_a_quarter_of_the_size(tmp_path):
     storage = "int8"
     torch.manual_seed(0)

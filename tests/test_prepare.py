@@ -85,9 +85,10 @@ def test_prune_vocab_keeps_the_corpus_pieces_of_a_unigram_tokenizer(tmp_path, en
         assert unk not in kept and vocab.tokenizer.decode(kept) == text
 
 
-def test_vocab_keeps_a_models_codes_so_training_can_continue_it_on_new_text(tmp_path, encoder, tiny_run):
+def test_vocab_keeps_a_models_codes_so_training_can_continue_it_on_new_text(tmp_path, encoder, tiny_run, tiny_data):
     """New text prepared with --vocab MODEL keeps MODEL's tokenizer and codes (tokens it lacks
-    become [UNK]), so a warm start from MODEL accepts the data."""
+    become [UNK]), so a warm start from MODEL accepts the data, and --mix can join MODEL's own
+    data to it; data in another vocabulary is refused."""
     from unembed.train import train
     from conftest import tiny_train_config
     model = tiny_run / "last" / "model"
@@ -101,3 +102,13 @@ def test_vocab_keeps_a_models_codes_so_training_can_continue_it_on_new_text(tmp_
                                           PAD_ID).same_as(Vocabulary.load(model))  # its own would differ
     run = train(tiny_train_config(out, tmp_path / "run", steps=2, warm_start=str(model)))
     assert (run / "last" / "model" / "model.safetensors").is_file()
+
+    mixed = train(tiny_train_config(out, tmp_path / "mixed", steps=2, warm_start=str(model), mix=f"{tiny_data}:3"))
+    rows = json.loads((mixed / "config.json").read_text())["train_rows"]
+    assert rows == len(load_split(out, "train")[0]) + 3 * len(load_split(tiny_data, "train")[0])
+    own = prepare(DataConfig(heldout=4, shard_size=16, max_len=16), tmp_path / "own", [str(new_text)], encoder=encoder)
+    with pytest.raises(UnembedError, match="vocabulary differs"):
+        train(tiny_train_config(out, tmp_path / "refused", steps=2, mix=str(own)))
+    with pytest.raises(UnembedError, match="DIR:N"):
+        train(tiny_train_config(out, tmp_path / "refused", steps=2, mix=f"{tiny_data}:0"))
+    assert not (tmp_path / "refused").exists()

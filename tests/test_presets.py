@@ -181,9 +181,10 @@ def test_a_folder_that_contradicts_the_recipe_is_refused_in_one_line(stand_ins, 
 
 
 # --- the whole pipeline on each architecture ------------------------------------------------
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "embeddinggemma-300m" else n
+                                  for n in ARCHITECTURES])  # the slowest of the three in CI only
 def test_prepare_train_invert_offline_with_the_encoders_own_tokenizer(stand_ins, tmp_path, name):
-    from unembed.pipeline import Inverter
+    from unembed.inverter import Inverter
     from unembed.config import DataConfig, ModelConfig
     from unembed.data import prepare
     from unembed.train import train
@@ -201,6 +202,7 @@ def test_prepare_train_invert_offline_with_the_encoders_own_tokenizer(stand_ins,
     assert isinstance(result["reconstruction"], str) and -1 <= result["cosine"] <= 1
 
 
+@pytest.mark.slow
 def test_cli_lists_presets_and_builds_a_stand_in_for_the_pipeline(tmp_path):
     listing = run_cli("encoders")
     assert listing.returncode == 0

@@ -3,7 +3,7 @@ import torch
 
 from unembed.config import ModelConfig, SampleConfig
 from unembed.model import ConditionalMDLM
-from unembed.pipeline import Inverter
+from unembed.inverter import Inverter
 from unembed.sampling import ConfidenceSampler
 from unembed.vocabulary import MASK, PAD
 

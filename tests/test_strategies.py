@@ -9,7 +9,7 @@ import torch
 from conftest import run_cli
 from unembed.config import ModelConfig, SampleConfig
 from unembed.model import ConditionalMDLM
-from unembed.pipeline import Inverter
+from unembed.inverter import Inverter
 from unembed.sampling import SAMPLERS
 from unembed.vocabulary import MASK, PAD
 
@@ -99,6 +99,7 @@ def test_refine_stays_within_its_budget_and_never_loses_cosine(tiny_run, tiny_da
     assert max(calls) > 4  # with 24 calls it ran refinement rounds beyond the first proposals
 
 
+@pytest.mark.slow
 def test_cli_strategy_flags_and_encoder_calls(tiny_run, tiny_data):
     model = tiny_run / "last" / "model"
     text = (tiny_data / "heldout.txt").read_text().splitlines()[0]

@@ -65,6 +65,7 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domains(tmp_path):
     missing = [p for p in ("gguf", synthetic.MODEL_PACKAGE) if synthetic.importlib.util.find_spec(p) is None]
     if missing:  # scripts/setup.sh installs both; CI must run this test, not skip it

@@ -13,7 +13,7 @@ def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=Non
     `precision`: auto | float32 | bfloat16, of the decoder's matrix products (auto: bfloat16
     on a GPU or a CPU with native bfloat16); `corrector`: a corrector folder for the
     `correct` strategy (default: the model's own, when it ships one)."""
-    from .pipeline import Inverter
+    from .inverter import Inverter  # here: `import unembed` alone stays light (no torch)
     return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align,
                                     precision=precision, corrector=corrector)
 

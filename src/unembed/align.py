@@ -5,7 +5,7 @@ space (ALGEN, Chen et al. 2025: a linear map from about 1k leaked pairs). The pa
 texts embedded by both encoders: S's vectors as they leaked, T's made with T.
 
     amap = AlignMap.fit(source_vectors, target_vectors, method="lstsq")
-    amap.save("maps/e5-to-minilm"); AlignMap.load(...)(new_source_vectors)  # -> unit vectors
+    amap.save_pretrained("maps/e5-to-minilm"); AlignMap.from_pretrained(...)(new_source_vectors)  # -> unit vectors
 
 Methods: `lstsq` (ridge least squares with a bias), `procrustes` (an orthogonal map after
 centring and scaling: few parameters, so it needs fewer pairs) and `mlp` (the least-squares
@@ -21,15 +21,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import atomic, formats
 from .config import AlignConfig
 from .errors import UnembedError
+from .geometry import unit_rows
 
 METHODS = ("lstsq", "procrustes", "mlp")
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "map.safetensors"
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
 class AlignMap:
@@ -93,24 +91,20 @@ class AlignMap:
         out = xc @ t["weight"] + t["target_mean"]
         if self.method == "mlp":
             out = out + _residual(xc, t["w1"], t["b1"], t["w2"], t["b2"])
-        return _unit(out).numpy()
+        return unit_rows(out.numpy())
 
     # --- folder -------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
+    def save_pretrained(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file
-        from .train.checkpoint import replace_dir
-        folder = Path(folder)
-        tmp = folder.with_name(f".{folder.name}.tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        save_file(self.tensors, str(tmp / WEIGHTS_FILE))
-        (tmp / CONFIG_FILE).write_text(json.dumps(
-            {"method": self.method, "source_dim": self.source_dim, "target_dim": self.target_dim,
-             **self.info}, indent=2) + "\n")
-        replace_dir(tmp, folder)
-        return folder
+        with atomic.folder(folder) as tmp:
+            save_file(self.tensors, str(tmp / WEIGHTS_FILE))
+            (tmp / CONFIG_FILE).write_text(json.dumps(
+                {**formats.header("align-map"), "method": self.method, "source_dim": self.source_dim, "target_dim": self.target_dim,
+                 **self.info}, indent=2) + "\n")
+        return Path(folder)
 
     @classmethod
-    def load(cls, folder: str | Path) -> "AlignMap":
+    def from_pretrained(cls, folder: str | Path) -> "AlignMap":
         from safetensors.torch import load_file
         folder = Path(folder)
         if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
@@ -121,6 +115,9 @@ class AlignMap:
             tensors = load_file(str(folder / WEIGHTS_FILE))
         except Exception as exc:  # damaged JSON or safetensors
             raise UnembedError(f"{folder}: unreadable alignment map ({type(exc).__name__})") from None
+        formats.check(info, "align-map", folder)
+        for key in ("type", "format"):
+            info.pop(key, None)
         method = info.pop("method", None)
         needed = {"weight", "w1", "b1", "w2", "b2"} if method == "mlp" else {"weight"}
         if method not in METHODS or not needed | {"source_mean", "target_mean"} <= tensors.keys():

@@ -4,19 +4,31 @@ Bad input exits with status 2 and one line on stderr; nothing half-written stays
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
-from . import __version__
+from . import __version__, atomic, load
+from .align import AlignMap
 from .allocator import reuse_freed_memory
+from .audit import audit
+from .audit.report import check_destination, table, write
 from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
-from .encoders import ENCODER_FIELDS
+from .data import prepare
+from .data.corpus import read_texts
+from .data.corrections import make_corrections
+from .encoders import ENCODER_FIELDS, PRESETS, load_encoder, read_pairs, read_vectors
+from .encoders.stand_in import make_stand_in
 from .errors import UnembedError
+from .eval import cosine_rows, evaluate
+from .inverter import CORRECTOR_DIR, SAMPLING_FILE, SHIPPED, Inverter
 from .model.weights import STORAGE
 from .precision import PRECISIONS
+from .train import train
 
 EXIT_BAD_INPUT = 2
 
@@ -24,7 +36,6 @@ EXIT_BAD_INPUT = 2
 def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         from transformers.utils import logging as hf_logging
@@ -34,14 +45,32 @@ def _quiet_libraries() -> None:
 
 
 def _load(args):
-    import unembed
-    return unembed.load(args.model, device=args.device, align=getattr(args, "align", None),
-                        precision=args.precision, corrector=getattr(args, "corrector", None))
+    return load(args.model, device=args.device, align=getattr(args, "align", None),
+                precision=args.precision, corrector=getattr(args, "corrector", None))
+
+
+def output_options(p: argparse.ArgumentParser, json_help: str) -> None:
+    """--json and -q, the same on every command that prints results."""
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _shipped_sampling() -> dict[str, str]:
+    """Decoding defaults as --help should state them: each shipped model's stored setting."""
+    stored = {}
+    for folder in sorted(p for p in SHIPPED.iterdir() if (p / SAMPLING_FILE).is_file()):
+        for key, value in json.loads((folder / SAMPLING_FILE).read_text()).items():
+            stored.setdefault(key, {})[folder.name] = value
+    shown = {}
+    for key, by_model in stored.items():
+        values = set(map(str, by_model.values()))
+        shown[key] = ("the model's; " + (f"{values.pop()} in the shipped models" if len(values) == 1 else
+                      ", ".join(f"{v} in {m}" for m, v in by_model.items())))
+    return shown
 
 
 def _sampling_overrides(args) -> dict:
     """The SampleConfig flags given on the command line; the others keep the model's defaults."""
-    import dataclasses
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(SampleConfig)
             if getattr(args, f.name, None) is not None}
 
@@ -51,9 +80,9 @@ def cmd_invert(args) -> None:
         raise UnembedError("give texts or --vectors FILE, not both")
     inverter = _load(args)
     if args.vectors:
-        from .encoders import read_vectors
         vectors = read_vectors(args.vectors)
-        results = inverter.invert_detailed(vectors, batch_size=args.batch_size, **_sampling_overrides(args))
+        results = inverter.invert_detailed(vectors, batch_size=args.batch_size, **_sampling_overrides(args),
+                                           show_progress=not args.quiet and len(vectors) > args.batch_size)
         if args.json:
             print(json.dumps(results, ensure_ascii=False, indent=2))
         else:
@@ -61,7 +90,8 @@ def cmd_invert(args) -> None:
         return
     if not args.texts:
         raise UnembedError("give a text to invert, or --vectors FILE")
-    results = inverter.invert_texts(args.texts, batch_size=args.batch_size, **_sampling_overrides(args))
+    results = inverter.invert_texts(args.texts, batch_size=args.batch_size, **_sampling_overrides(args),
+                                    show_progress=not args.quiet and len(args.texts) > args.batch_size)
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
         return
@@ -71,8 +101,6 @@ def cmd_invert(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .data.corpus import read_texts
-    from .eval import evaluate
     texts = [t for t in read_texts(args.file) if t.strip()]
     if args.limit:
         texts = texts[:args.limit]
@@ -83,18 +111,15 @@ def cmd_eval(args) -> None:
                       **_sampling_overrides(args))
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.out:
-        from .data.cache import atomic_write_bytes
-        atomic_write_bytes(Path(args.out), (text + "\n").encode())
+        atomic.write_bytes(Path(args.out), (text + "\n").encode())
     print(text)
 
 
 def _audit_input(args) -> tuple[list[str], list[str] | None, object]:
     """Texts, their queries if the file gives them ('query' key of a .jsonl), stored vectors."""
-    from .data.corpus import read_texts
     if bool(args.file) == bool(args.vectors):
         raise UnembedError("give a text file to embed, or --vectors FILE of stored vectors with their texts")
     if args.vectors:
-        from .encoders import read_pairs
         texts, vectors = read_pairs(args.vectors)
         return texts, None, vectors
     path = Path(args.file)
@@ -113,8 +138,6 @@ def _audit_input(args) -> tuple[list[str], list[str] | None, object]:
 
 
 def cmd_audit(args) -> None:
-    from .audit import audit
-    from .audit.report import check_destination, table, write
     if args.out:
         check_destination(args.out)
     texts, queries, vectors = _audit_input(args)
@@ -134,10 +157,6 @@ def cmd_audit(args) -> None:
 
 def cmd_align(args) -> None:
     """Fit a map from a source encoder's vectors into the space of --model's encoder."""
-    from .align import AlignMap
-    from .data.corpus import read_texts
-    from .encoders import load_encoder
-    from .eval.metrics import cosine_rows
     inverter = _load(args)
     if args.source_encoder:
         texts = [t for t in read_texts(args.file) if t.strip()][:args.limit or None]
@@ -145,7 +164,6 @@ def cmd_align(args) -> None:
         source = source_encoder.encode(texts, batch_size=args.batch_size, show_progress=not args.quiet)
         recorded = source_encoder.settings()
     else:
-        from .encoders import read_pairs
         texts, source = read_pairs(args.file)
         texts, source, recorded = texts[:args.limit or None], source[:args.limit or None], None
     if len(texts) < 2:
@@ -158,24 +176,21 @@ def cmd_align(args) -> None:
         trial = AlignMap.fit(source[:cut], target[:cut], cfg)
         info["heldout_cosine"] = float(cosine_rows(trial(source[cut:]), target[cut:]).mean())
     amap = AlignMap.fit(source, target, cfg, show_progress=not args.quiet, info=info)
-    amap.save(args.out)
+    amap.save_pretrained(args.out)
     print(json.dumps({"out": str(args.out), "method": amap.method, **amap.info}, ensure_ascii=False))
 
 
 def cmd_prepare(args) -> None:
-    from .data import prepare
     cfg = from_args(DataConfig, args)
     prepare(cfg, args.out, args.sources, pairs=args.pairs)
 
 
 def cmd_corrections(args) -> None:
-    from .data.corrections import make_corrections
     cfg = from_args(CorrectionsConfig, args, batch_size=args.batch_size)
     print(make_corrections(args.data, _load(args), args.out, cfg, show_progress=not args.quiet))
 
 
 def cmd_train(args) -> None:
-    from .train import train
     size = MODEL_SIZES.get(args.size, {}) if args.size else {}
     run = train(from_args(TrainConfig, args), from_args(ModelConfig, args, **size))
     print(run / "last" / "model")
@@ -183,25 +198,18 @@ def cmd_train(args) -> None:
 
 def cmd_export(args) -> None:
     """Copy a model folder, optionally storing its weights otherwise (e.g. int8 to ship it)."""
-    import shutil
-    from .pipeline import CORRECTOR_DIR, Inverter
-    from .train.checkpoint import replace_dir
     inverter = Inverter.from_pretrained(args.source, device="cpu", corrector=args.corrector)
     inverter.sampling = inverter.sampling_with(**_sampling_overrides(args))
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    inverter.save_pretrained(tmp, storage=args.dtype)
-    if inverter.has_corrector:  # a shipped model's corrector travels with it, stored alike
-        inverter.corrector.save_pretrained(tmp / CORRECTOR_DIR, storage=args.dtype)
-    replace_dir(tmp, out)
-    print(out)
+    with atomic.folder(args.out) as tmp:
+        inverter.save_pretrained(tmp, storage=args.dtype)
+        if inverter.has_corrector:  # a shipped model's corrector travels with it, stored alike
+            inverter.corrector.save_pretrained(tmp / CORRECTOR_DIR, storage=args.dtype)
+    print(Path(args.out))
 
 
 def cmd_serve(args) -> None:
     try:
-        from .server import serve
+        from .server import serve  # here: FastAPI and uvicorn are needed by `serve` alone
     except ImportError as exc:
         raise UnembedError(f"serving needs the server extra ({exc.name} is missing): "
                            "pip install 'unembed[server]'") from None
@@ -220,10 +228,7 @@ def cmd_serve(args) -> None:
 
 def cmd_encoders(args) -> None:
     """The encoder presets and their recipes; or write a random-weight stand-in of one."""
-    from .encoders import PRESETS
     if args.stand_in:
-        from .data.corpus import read_texts
-        from .encoders.stand_in import make_stand_in
         if not args.out:
             raise UnembedError("--stand-in needs --out FOLDER")
         texts = read_texts(args.texts) if args.texts else None
@@ -263,12 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         if sampling:
             p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the "
                                                "model's own corrector/)")
-            add_arguments(p, SampleConfig)  # the model's sampling.json gives the defaults
+            add_arguments(p, SampleConfig, defaults=_shipped_sampling())  # the model's sampling.json gives the defaults
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
     p.add_argument("texts", nargs="*", help="texts to embed and recover")
     p.add_argument("--vectors", help=".npy or .jsonl of vectors: prints one reconstruction per line")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    output_options(p, "print JSON")
     model_options(p)
     p.set_defaults(func=cmd_invert)
 
@@ -276,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help=".txt (one text per line) or .jsonl with a 'text' key")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts only")
     p.add_argument("--out", help="also write the JSON here")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    output_options(p, "print JSON (eval always does)")
     model_options(p)
     p.set_defaults(func=cmd_eval)
 
@@ -285,8 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help=".txt (one text per line) or .jsonl ('text', optional 'query')")
     p.add_argument("--vectors", help="stored vectors with their texts instead: .npy+.txt, .jsonl or .parquet")
     p.add_argument("--out", help="folder for audit.md, audit.json and tradeoff.png")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    output_options(p, "print the report as JSON (else as markdown)")
     model_options(p, sampling=False)
     p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the model's own)")
     add_arguments(p, AuditConfig)
@@ -301,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-prompt", default="document", help="its prompt (default: document)")
     p.add_argument("--source-dim", type=int, default=0, help="its Matryoshka dimension (default: full)")
     p.add_argument("--limit", type=int, default=0, help="use the first N pairs only")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    output_options(p, "print JSON (align always does)")
     model_options(p, sampling=False, align=False)
     add_arguments(p, AlignConfig)
     p.set_defaults(func=cmd_align)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UnembedError
+
 
 @dataclass
 class ModelConfig:
@@ -74,7 +76,8 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    data: str = "data/prepared/en"   # folder written by `unembed prepare`
+    data: str = "data/prepared/en"   # folder written by `unembed prepare`; its held-out split is the one evaluated
+    mix: str = ""                    # more prepared folders whose train splits join data's, each repeated N times: DIR[:N],DIR[:N] (same vocabulary and encoder)
     out: str = "runs/en"             # run folder: checkpoints, log, resolved config
     steps: int = 20000               # optimizer steps
     batch_size: int = 64             # texts per step per process (models without a length head)
@@ -87,7 +90,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.98)
     grad_clip: float = 1.0
     ema_decay: float = 0.999         # EMA of weights; the saved model uses EMA weights
-    schedule: str = "linear"         # mask schedule: linear | cosine
+    schedule: str = "linear"         # mask schedule, the share masked at each training time: linear | cosine
     loss_weighting: str = "uniform"  # uniform: mean CE over masked; elbo: MDLM 1/t weighting
     lexical_weight: float = 1.0      # weight of the bag-of-tokens loss
     init_from: str = ""              # BERT-style encoder whose weights start the model ('' = random)
@@ -110,13 +113,23 @@ class TrainConfig:
     def kind_names(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.kinds.split(",") if k.strip())
 
+    def mix_parts(self) -> list[tuple[str, int]]:
+        """`mix` as (folder, repeats); one line of error for a malformed entry."""
+        parts = []
+        for entry in filter(None, (e.strip() for e in self.mix.split(","))):
+            folder, _, repeats = entry.rpartition(":") if ":" in entry else (entry, "", "1")
+            if not folder or not repeats.isdigit() or int(repeats) < 1:
+                raise UnembedError(f"--mix {entry!r}: expected DIR or DIR:N with N a positive whole number")
+            parts.append((folder, int(repeats)))
+        return parts
+
 
 @dataclass
 class SampleConfig:
     steps: int = 8                   # denoising steps, 1..max_len
     strategy: str = "confidence"     # confidence | sequential | euler | remask | two-stage | correct, refine (call the encoder)
     repetition_penalty: float = 0.0  # logit penalty per earlier use of a token
-    schedule: str = "cosine"         # how many tokens to reveal per step: linear | cosine
+    schedule: str = "cosine"         # reveal schedule, how many tokens each step writes: cosine | linear (not training's mask schedule)
     temperature: float = 1.0         # euler, remask, refine proposals: sampling temperature (0 = greedy)
     remask_threshold: float = 0.3    # remask: tokens written with less probability may be masked again
     seed: int = 0                    # random seed of the stochastic strategies
@@ -124,6 +137,27 @@ class SampleConfig:
     rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
     beam: int = 2                    # correct: best texts so far that each round rewrites
     encoder_budget: int = 64         # correct, refine: most encoder calls per text
+
+    def validate(self, max_len: int) -> "SampleConfig":
+        """The one check of decoding settings, for a model that writes up to `max_len` tokens;
+        a bad value is one line of error."""
+        # the registries live above this bottom layer, which imports nothing of the package
+        from .diffusion.schedule import REVEAL_SCHEDULES
+        from .sampling import STRATEGIES
+        problems = [
+            (self.strategy not in STRATEGIES, f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}"),
+            (self.schedule not in REVEAL_SCHEDULES, f"schedule must be one of {', '.join(REVEAL_SCHEDULES)}"),
+            (not 1 <= self.steps <= max_len, f"steps must be between 1 and {max_len}, got {self.steps}"),
+            (not self.temperature >= 0, "temperature must be 0 or more"),
+            (not 0 <= self.remask_threshold <= 1, "remask threshold must be between 0 and 1"),
+            (self.encoder_budget < 1, f"encoder budget must be at least 1, got {self.encoder_budget}"),
+            (self.candidates < 1 or self.rounds < 0 or self.beam < 1,
+             "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
+        ]
+        for failed, message in problems:
+            if failed:
+                raise UnembedError(message)
+        return self
 
 
 @dataclass
@@ -242,18 +276,22 @@ def field_comments(cls) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in found if m}
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One --flag per dataclass field (underscores become dashes), default None = keep."""
+def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (),
+                  defaults: dict[str, str] | None = None) -> None:
+    """One --flag per dataclass field (underscores become dashes), default None = keep.
+    `defaults`: what the help says a field's default is, where another source than the class
+    decides it (a model's stored decoding settings)."""
     group = parser.add_argument_group(cls.__name__)
     comments = field_comments(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
+        shown = (defaults or {}).get(f.name, default)
         kind = {bool: _parse_bool, int: int, float: float}.get(type(default), str)
         extra = dict(type=float, nargs=len(default)) if isinstance(default, tuple) else dict(type=kind)
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
-                           help=f"{comments.get(f.name, '')} (default: {default})", **extra)
+                           help=f"{comments.get(f.name, '')} (default: {shown})", **extra)
 
 
 def from_args(cls, args: argparse.Namespace, **base):

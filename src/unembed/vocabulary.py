@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from .codes import MASK, PAD, SPECIALS, UNK
 from .errors import UnembedError
+from .tokenizer_sources import OFFLINE_TOKENIZERS, offline_tokenizer
 
-PAD, MASK, UNK = 0, 1, 2
-SPECIALS = ["[PAD]", "[MASK]", "[UNK]"]
 VOCAB_FILE = "vocab.json"
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -74,7 +74,6 @@ def _remap_ids(node, new_id: dict):
 def load_tokenizer(spec: str) -> Tokenizer:
     """A tokenizer.json file, a folder holding one, an offline tokenizer name (qwen3, xlm-r,
     gemma3: see tokenizer_sources), or a Hugging Face model name (online)."""
-    from .tokenizer_sources import OFFLINE_TOKENIZERS, offline_tokenizer
     if spec in OFFLINE_TOKENIZERS:
         return offline_tokenizer(spec)
     path = Path(spec)
@@ -184,3 +183,7 @@ class Vocabulary:
         if meta.get("specials") != SPECIALS:
             raise UnembedError(f"{folder / VOCAB_FILE}: unknown special tokens {meta.get('specials')}")
         return cls(tokenizer, kept)
+
+
+__all__ = ["MASK", "PAD", "UNK", "SPECIALS", "VOCAB_FILE", "TOKENIZER_FILE", "Vocabulary", "train_bpe",
+           "load_tokenizer", "prune_unigram"]

@@ -17,14 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnembedError
+from ..geometry import unit_rows
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class Defense:
     spec = "none"
+
+    def unfit(self, vectors: np.ndarray) -> str | None:
+        """Why this defense cannot apply to this collection (too few vectors), or None."""
+        return None
 
     def fit(self, vectors: np.ndarray) -> "Defense":
         """Learn what the defense needs from the collection (PCA's basis, int8's ranges)."""
@@ -93,10 +96,10 @@ class Truncate(Defense):
         return self
 
     def query(self, vectors):
-        return _unit(vectors[:, :self.k])
+        return unit_rows(vectors[:, :self.k])
 
     def attacker_view(self, stored):
-        return _unit(np.pad(stored, ((0, 0), (0, self.dim - stored.shape[1]))))
+        return unit_rows(np.pad(stored, ((0, 0), (0, self.dim - stored.shape[1]))))
 
 
 class PCA(Defense):
@@ -107,10 +110,15 @@ class PCA(Defense):
     def __init__(self, k: int):
         self.k, self.spec = k, f"pca:{k}"
 
-    def fit(self, vectors):
+    def unfit(self, vectors):
         if not 1 <= self.k <= min(vectors.shape):
-            raise UnembedError(f"{self.spec}: k must be between 1 and {min(vectors.shape)} "
-                               "(the dimension, and the number of vectors)")
+            return (f"k must be between 1 and {min(vectors.shape)}: no more than the collection's "
+                    f"{vectors.shape[0]} vectors and {vectors.shape[1]} dimensions")
+        return None
+
+    def fit(self, vectors):
+        if self.unfit(vectors):
+            raise UnembedError(f"{self.spec}: {self.unfit(vectors)}")
         self.mean = vectors.mean(axis=0)
         _, _, vt = np.linalg.svd((vectors - self.mean).astype(np.float64), full_matrices=False)
         self.basis = vt[:self.k].T.astype(np.float32)                      # (D, k)
@@ -149,6 +157,14 @@ class Chain(Defense):
 
     def __init__(self, parts: list[Defense]):
         self.parts, self.spec = parts, "+".join(p.spec for p in parts)
+
+    def unfit(self, vectors):
+        for part in self.parts:
+            reason = part.unfit(vectors)
+            if reason:
+                return f"{part.spec}: {reason}"
+            vectors = part.fit(vectors).query(vectors)
+        return None
 
     def fit(self, vectors):
         for part in self.parts:

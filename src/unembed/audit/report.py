@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from ..errors import UnembedError
-from ..train.checkpoint import replace_dir
+from .. import atomic
 
 METRICS = [("token_accuracy", "token acc", "{:.1%}"), ("token_f1", "token F1", "{:.1%}"),
            ("bleu", "BLEU", "{:.1f}"), ("exact_match", "exact", "{:.1%}"), ("cosine", "cosine", "{:.3f}"),
@@ -71,6 +70,9 @@ def markdown(report: dict, plot: str | None = PLOT_FILE) -> str:
         table(r),
         "",
     ]
+    if r.get("skipped"):
+        parts += ["Not applied to this collection: " + "; ".join(
+            f"`{row['defense']}` ({row['reason']})" for row in r["skipped"]) + ".", ""]
     if plot:
         parts += [f"![privacy against utility]({plot})", ""]
     parts += ["## Examples", ""]
@@ -121,18 +123,10 @@ def check_destination(out: str | Path) -> Path:
 def write(report: dict, out: str | Path) -> Path:
     """audit.md, audit.json and tradeoff.png in `out`, all or nothing."""
     out = check_destination(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic.folder(out) as tmp:
         plot(report, tmp / PLOT_FILE)
         (tmp / MARKDOWN_FILE).write_text(markdown(report), encoding="utf-8")
         (tmp / JSON_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_dir(tmp, out)
     return out
 
 

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..geometry import unit_rows
+
 
 def fragment_queries(texts: list[str], seed: int = 0) -> list[str]:
     """One query per text: ceil(n/2) consecutive words of its n words (the whole text when n < 4)."""
@@ -29,8 +31,7 @@ def fragment_queries(texts: list[str], seed: int = 0) -> list[str]:
 def recall_at_k(queries: np.ndarray, documents: np.ndarray, k: int = 10, batch: int = 1024) -> float:
     """Share of queries (N, d) whose own document (row i of documents (N, d)) is among the k
     documents of highest cosine. Ties count against the query (its document must beat them)."""
-    q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
-    d = documents / np.maximum(np.linalg.norm(documents, axis=1, keepdims=True), 1e-12)
+    q, d = unit_rows(queries), unit_rows(documents)
     hits = 0
     for start in range(0, len(q), batch):
         scores = q[start:start + batch] @ d.T                              # (b, N)

@@ -19,7 +19,9 @@ from ..align import AlignMap
 from ..config import AlignConfig, AuditConfig
 from ..encoders import check_vectors
 from ..errors import UnembedError
-from ..eval.evaluate import score
+from ..eval.evaluate import reference_of, score
+from ..geometry import cosine_rows
+from ..train.finetune import finetune
 from .defenses import Defense, parse_defenses
 from .retrieval import fragment_queries, recall_at_k
 
@@ -41,7 +43,6 @@ def choose_map(view: np.ndarray, clean: np.ndarray, seed: int = 0):
     """The adaptive attacker's map from what it sees to the clean space: no map (when the
     dimensions agree), least squares or Procrustes, whichever brings a fifth of the leaked pairs,
     held out, closest to their clean vectors; refitted on all of them. -> AlignMap or None"""
-    from ..eval.metrics import cosine_rows
     order = np.random.default_rng(seed).permutation(len(view))
     held, fit = order[:max(1, len(view) // 5)], order[max(1, len(view) // 5):]
     scores = {} if view.shape[1] != clean.shape[1] else {None: cosine_rows(view[held], clean[held]).mean()}
@@ -57,7 +58,6 @@ def adapt(inverter, view_leaked: np.ndarray, clean_leaked: np.ndarray, leaked_te
     """The adaptive attacker: a map from its view back to the clean space, and the inverter
     fine-tuned on the mapped leaked pairs. -> (function from views to the tuned inverter's
     inputs, tuned inverter)"""
-    from ..train.finetune import finetune
     amap = choose_map(view_leaked, clean_leaked, cfg.seed)
 
     def to_model(view: np.ndarray) -> np.ndarray:  # through the inverter's own alignment map, if any
@@ -105,9 +105,14 @@ def audit(inverter, texts: list[str], cfg: AuditConfig | None = None, vectors: n
         raise UnembedError(f"--leaked {cfg.leaked} leaves {n_leaked} leaked and "
                            f"{len(texts) - n_leaked} attacked texts; choose a share that leaves at least 10 of each")
     leaked, victims = np.sort(order[:n_leaked]), np.sort(order[n_leaked:])
-    L = inverter.model.config.max_len
-    references = [inverter.vocab.truncate(texts[i], L)[0].strip() for i in victims]
+    references = [reference_of(inverter.vocab, texts[i], inverter.model.config.max_len) for i in victims]
 
+    # a defense this collection cannot carry (PCA to more directions than it has vectors) is
+    # skipped and named in the report, so that the defaults work on any size of collection
+    skipped = [{"defense": d.spec, "reason": d.unfit(vectors)} for d in defenses if d.unfit(vectors)]
+    for row in skipped:
+        logger.warning("skipping the defense %s: %s", row["defense"], row["reason"])
+    defenses = [d for d in defenses if not d.unfit(vectors)]
     rows = []
     for defense in tqdm(defenses, desc="audit", unit="defense", disable=not show_progress):
         rows.append(_one_defense(inverter, defense, texts, vectors, query_vectors, references,
@@ -121,7 +126,7 @@ def audit(inverter, texts: list[str], cfg: AuditConfig | None = None, vectors: n
         "texts": len(texts), "attacked": len(victims), "leaked": len(leaked),
         "queries": "fragments (half of each text's words, a contiguous span)" if made_queries else "given",
         "k": cfg.k, "settings": {f: getattr(cfg, f) for f in cfg.__dataclass_fields__},
-        "defenses": rows, "seconds": time.perf_counter() - start,
+        "defenses": rows, "skipped": skipped, "seconds": time.perf_counter() - start,
     }
 
 

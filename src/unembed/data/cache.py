@@ -14,37 +14,14 @@ whole shards, and a rerun skips them.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .. import atomic, formats
 from ..errors import UnembedError
 
 PAD_ID = -1
-
-
-def _atomic(path: Path, suffix: str, write) -> None:
-    """write(tmp) then rename over path; a failed write (disk full) leaves no partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
-    try:
-        write(tmp)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UnembedError(f"could not write {path} ({exc.strerror or exc}); free space and rerun: "
-                           "what was written before is kept") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic(path, ".tmp", lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    _atomic(path, ".tmp.npy", lambda tmp: np.save(tmp, array))
 
 
 def shard_paths(folder: Path, split: str, index: int) -> tuple[Path, Path]:
@@ -55,8 +32,8 @@ def shard_paths(folder: Path, split: str, index: int) -> tuple[Path, Path]:
 def write_shard(folder: Path, split: str, index: int, ids: np.ndarray, vectors: np.ndarray):
     ids_path, vec_path = shard_paths(folder, split, index)
     ids_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_npy(ids_path, ids.astype(np.int32))
-    atomic_save_npy(vec_path, vectors.astype(np.float32))  # written last: marks the shard whole
+    atomic.save_npy(ids_path, ids.astype(np.int32))
+    atomic.save_npy(vec_path, vectors.astype(np.float32))  # written last: marks the shard whole
 
 
 def shard_done(folder: Path, split: str, index: int) -> bool:
@@ -68,7 +45,9 @@ def read_meta(folder: Path) -> dict:
     if not meta.is_file():
         raise UnembedError(f"{folder} is not a finished prepared dataset (no meta.json); "
                            "run `unembed prepare` first")
-    return json.loads(meta.read_text())
+    values = json.loads(meta.read_text())
+    formats.check(values, ("prepared", "corrections"), folder)
+    return values
 
 
 def load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

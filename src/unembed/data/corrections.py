@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 
 from ..config import CorrectionsConfig, SampleConfig, to_dict
 from ..errors import UnembedError
-from ..vocabulary import PAD, SPECIALS
+from ..codes import PAD, SPECIALS
+from .. import atomic, formats
 from . import cache
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def make_corrections(data: str | Path, inverter, out: str | Path, cfg: Correctio
     counts = np.bincount(refs[refs >= len(SPECIALS)], minlength=len(inverter.vocab)).astype(np.float64)
     unigram = counts / counts.sum()  # substitutions and insertions draw corpus-frequent tokens
     folder.mkdir(parents=True, exist_ok=True)
-    cache.atomic_write_bytes(plan, json.dumps(settings, indent=2).encode())
+    atomic.write_bytes(plan, json.dumps(settings, indent=2).encode())
     inverter.vocab.save(folder)
     per_text = 1 + cfg.sampled + cfg.corrupted
     shards = {}
@@ -149,10 +150,10 @@ def make_corrections(data: str | Path, inverter, out: str | Path, cfg: Correctio
                 for name in PARTS:  # hyp_vectors last: it marks the shard whole
                     path = _path(folder, split, i, name)
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    cache.atomic_save_npy(path, arrays[name])
+                    atomic.save_npy(path, arrays[name])
     counts = {s: int(len(splits[s][0])) for s in splits}
-    cache.atomic_write_bytes(folder / "meta.json", json.dumps(
-        {"kind": "corrections", "max_len": L, "dim": meta["dim"], "counts": counts, "shards": shards,
+    atomic.write_bytes(folder / "meta.json", json.dumps(
+        {**formats.header("corrections"), "kind": "corrections", "max_len": L, "dim": meta["dim"], "counts": counts, "shards": shards,
          "hypotheses_per_text": per_text, "kinds": list(KINDS), "config": to_dict(cfg), "data": str(data),
          **{k: meta[k] for k in meta if k.startswith("encoder")}}, indent=2).encode())
     logger.info("corrections in %s: %s texts, %d hypotheses each", folder, counts, per_text)

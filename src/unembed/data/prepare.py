@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -12,8 +11,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..config import DataConfig, to_dict
+from ..devices import rank_world, resolve_device
+from ..encoders import PACKAGED, find_preset, load_encoder, read_pairs
+from ..eval.evaluate import reference_of
+from ..inverter import resolve_checkpoint
 from ..errors import UnembedError
 from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, prune_unigram, train_bpe
+from .. import atomic, formats
 from . import cache
 from .corpus import clean, read_texts, split_heldout
 
@@ -26,10 +30,6 @@ def _settings(cfg: DataConfig) -> dict:
     return {k: v for k, v in to_dict(cfg).items() if k not in RUNTIME_ONLY}
 
 
-def _rank_world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def _wait_for(path: Path, what: str, timeout: float = 24 * 3600) -> None:
     start = time.time()
     while not path.exists():
@@ -39,10 +39,11 @@ def _wait_for(path: Path, what: str, timeout: float = 24 * 3600) -> None:
 
 
 def _truncate_all(vocab: Vocabulary, texts: list[str], max_len: int) -> list[str]:
-    """Texts cut to max_len tokens and re-decoded, so the vector is of the recoverable text."""
+    """Texts cut to max_len tokens and re-decoded (eval's rule), so the vector is of the
+    recoverable text."""
     out = []
     for text, ids in zip(texts, vocab.tokenize(texts)):
-        out.append(text if len(ids) <= max_len else vocab.truncate(text, max_len)[0].strip())
+        out.append(text if len(ids) <= max_len else reference_of(vocab, text, max_len))
     return out
 
 
@@ -51,13 +52,11 @@ def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
     source, its local folder, or the hub; black-box vectors have no encoder, so a BPE. With
     --vocab, the tokenizer of that model."""
     if cfg.vocab:
-        from ..pipeline import resolve_checkpoint
         return str(resolve_checkpoint(cfg.vocab) / TOKENIZER_FILE)
     if cfg.tokenizer != "encoder":
         return cfg.tokenizer
     if pairs:
         return "bpe:16384"
-    from ..encoders import PACKAGED, find_preset
     if cfg.encoder in PACKAGED and not cfg.encoder_path:
         return PACKAGED[cfg.encoder][2]
     folder = cfg.encoder_path or (cfg.encoder if Path(cfg.encoder).is_dir() else "")
@@ -72,7 +71,6 @@ def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
 def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) -> None:
     """Rank 0: decide the texts of each split, the tokenizer, and save them."""
     if pairs:
-        from ..encoders import read_pairs
         raw_texts, raw_vectors = read_pairs(pairs)
     else:
         raw_texts = [t for source in sources for t in read_texts(source)]
@@ -104,9 +102,9 @@ def _plan(cfg: DataConfig, sources: list[str], pairs: str | None, folder: Path) 
         truncated = _truncate_all(vocab, split_texts, cfg.max_len)
         if raw_vectors is not None:
             rows = [index_of[t] for t in split_texts]
-            cache.atomic_save_npy(folder / f"{split}.pairs.npy", raw_vectors[rows])
-        cache.atomic_write_bytes(folder / f"{split}.txt", ("\n".join(truncated) + "\n").encode())
-    cache.atomic_write_bytes(folder / "plan.json", json.dumps(
+            atomic.save_npy(folder / f"{split}.pairs.npy", raw_vectors[rows])
+        atomic.write_bytes(folder / f"{split}.txt", ("\n".join(truncated) + "\n").encode())
+    atomic.write_bytes(folder / "plan.json", json.dumps(
         {"config": _settings(cfg), "sources": sources, "pairs": pairs}, indent=2).encode())
 
 
@@ -139,17 +137,12 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
             encoder=None) -> Path:
     """Write (or finish writing) a prepared dataset folder; returns it."""
     folder = Path(out)
-    rank, world = _rank_world()
+    rank, world = rank_world()
     sources = list(sources)
     if not sources and not pairs:
         raise UnembedError("give at least one corpus file (or --pairs FILE)")
     if encoder is None and not pairs:  # first: a missing or wrong encoder writes nothing
-        from ..encoders import load_encoder
-        device = cfg.device
-        if device == "auto":
-            import torch
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-        encoder = load_encoder(cfg.encoder, device=device, path=cfg.encoder_path,
+        encoder = load_encoder(cfg.encoder, device=str(resolve_device(cfg.device)), path=cfg.encoder_path,
                                prompt=cfg.encoder_prompt, dim=cfg.encoder_dim)
     plan_file = folder / "plan.json"
     if rank == 0:
@@ -175,7 +168,6 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
     train_ids = np.concatenate([np.load(cache.shard_paths(folder, "train", i)[0])
                                 for i in range(n_shards["train"])])
     if cfg.vocab:  # the model's own codes, so that training can continue it
-        from ..pipeline import resolve_checkpoint
         vocab = Vocabulary.load(resolve_checkpoint(cfg.vocab))
         used = np.unique(train_ids[train_ids != cache.PAD_ID])
         unknown = np.isin(train_ids, used[~np.isin(used, vocab.kept_ids)])
@@ -192,8 +184,8 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
         recipe = encoder.settings()
     else:
         recipe = {"encoder": getattr(encoder, "name", cfg.encoder)}
-    meta = {"max_len": cfg.max_len, "dim": dim, **recipe, "counts": counts, "shards": n_shards,
+    meta = {**formats.header("prepared"), "max_len": cfg.max_len, "dim": dim, **recipe, "counts": counts, "shards": n_shards,
             "vocab_size": len(vocab), "config": to_dict(cfg)}
-    cache.atomic_write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
+    atomic.write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
     logger.info("prepared %s: %s texts, vocabulary %d", folder, counts, len(vocab))
     return folder

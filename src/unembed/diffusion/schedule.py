@@ -1,7 +1,11 @@
-"""Mask schedules: how much of the sequence is masked at diffusion time t in (0, 1].
+"""Two curves that say how much of a text is masked, one for each half of the method:
 
-At t -> 0 nothing is masked, at t = 1 everything is. Training draws t per sample; the
-sampler walks t from 1 down to 0."""
+- a *mask schedule* (training): the share masked at diffusion time t in (0, 1], from which
+  training draws t per sample (t -> 0 nothing masked, t = 1 everything);
+- a *reveal schedule* (decoding): how many positions are still masked after each of the
+  sampler's steps. The sampler does not walk the mask schedule's t: the model reads the share
+  still masked, so decoding may spend its steps on another curve, and does (cosine here keeps
+  more positions masked early, when the vector alone decides)."""
 from __future__ import annotations
 
 import math
@@ -45,6 +49,26 @@ class CosineSchedule(MaskSchedule):
 
 
 SCHEDULES = {s.name: s for s in (LinearSchedule, CosineSchedule)}
+
+# reveal schedules: share still masked after progress s = step / steps in (0, 1]
+REVEAL_SCHEDULES = {"cosine": lambda s: math.cos(math.pi / 2 * s), "linear": lambda s: 1.0 - s}
+
+
+def reveal_plan(name: str, steps: int, length: int) -> list[int]:
+    """How many of `length` positions stay masked after each of `steps` decoding steps. Every
+    step reveals at least one position and the last reveals all the rest."""
+    if name not in REVEAL_SCHEDULES:
+        raise ValueError(f"unknown reveal schedule {name!r}; choose from {sorted(REVEAL_SCHEDULES)}")
+    if not 1 <= steps <= length:
+        raise ValueError(f"steps must be between 1 and {length}, got {steps}")
+    plan, previous = [], length
+    for i in range(1, steps + 1):
+        n = min(previous - 1, round(length * REVEAL_SCHEDULES[name](i / steps)))
+        n = max(n, steps - i)  # leave one position for each remaining step
+        plan.append(n)
+        previous = n
+    plan[-1] = 0
+    return plan
 
 
 def get_schedule(name: str) -> MaskSchedule:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnembedError
+from ..geometry import unit_rows
 from .presets import EncoderPreset
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,4 @@ def matryoshka_cut(vectors: np.ndarray, dim: int, renormalise: bool) -> np.ndarr
     if not dim or dim >= vectors.shape[1]:
         return vectors
     cut = np.ascontiguousarray(vectors[:, :dim])
-    if renormalise:
-        cut /= np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
-    return cut
+    return unit_rows(cut).astype(cut.dtype) if renormalise else cut

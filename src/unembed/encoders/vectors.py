@@ -17,7 +17,8 @@ def check_vectors(vectors: np.ndarray, dim: int | None = None, source: str = "ve
         raise UnembedError(f"{source}: complex numbers are not embedding vectors; give real values")
     if raw.dtype.kind not in "biuf":
         raise UnembedError(f"{source}: expected numbers, got {raw.dtype} values")
-    vectors = raw.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range becomes inf, refused below
+        vectors = raw.astype(np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
     if vectors.ndim != 2 or 0 in vectors.shape:
@@ -27,8 +28,8 @@ def check_vectors(vectors: np.ndarray, dim: int | None = None, source: str = "ve
                            f"expects {dim}; use the inverter trained for that encoder")
     bad = ~np.isfinite(vectors).all(axis=1)
     if bad.any():
-        raise UnembedError(f"{source}: row {int(np.argmax(bad))} contains NaN or infinity; "
-                           "remove or recompute it")
+        raise UnembedError(f"{source}: row {int(np.argmax(bad))} contains NaN, infinity or a value beyond "
+                           "float32's range; remove or recompute it")
     if (np.abs(vectors).max(axis=1) == 0).any():
         raise UnembedError(f"{source}: a vector is all zeros; it carries no text to recover")
     return vectors

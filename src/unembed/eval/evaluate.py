@@ -1,4 +1,6 @@
-"""Evaluate an inverter on texts: embed, decode from all-[MASK], re-embed, score."""
+"""Evaluate an inverter on texts: embed, decode from all-[MASK], re-embed, score. The one rule
+for what a reconstruction is scored against (`reference_of`) and the one scorer (`score_rows`,
+`score`) serve the CLI, the API's stream, training's evaluation and the audit alike."""
 from __future__ import annotations
 
 import time
@@ -15,8 +17,7 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
     their embeddings, if already computed. `invert_seconds` times the decoding alone."""
     start = time.perf_counter()
     used = inverter.sampling_with(steps=steps, **sampling)
-    L = inverter.model.config.max_len
-    references = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    references = [reference_of(inverter.vocab, t, inverter.model.config.max_len) for t in texts]
     targets = inverter.encoder.encode(references, batch_size=batch_size) if vectors is None else vectors
     invert_start = time.perf_counter()
     details = inverter.invert_detailed(targets, batch_size=batch_size, show_progress=show_progress,
@@ -32,25 +33,38 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
                          zip(references[:examples], hypotheses[:examples])]}
 
 
+def reference_of(vocab, text: str, max_len: int) -> str:
+    """What a reconstruction of `text` is scored against: its first `max_len` tokens, re-decoded
+    (the most any inverter of that length can write back)."""
+    return vocab.truncate(text, max_len)[0].strip()
+
+
+def score_rows(vocab, max_len: int, references: list[str], hypotheses: list[str]) -> list[dict]:
+    """Per text: token accuracy, token F1 and exact match against its reference (already cut by
+    `reference_of`), both sides compared on their first `max_len` tokens."""
+    ref_ids = [ids[:max_len] for ids in vocab.tokenize(references)]
+    hyp_ids = [ids[:max_len] for ids in vocab.tokenize(hypotheses)]
+    return [{"token_accuracy": metrics.token_accuracy(r, h), "token_f1": metrics.token_f1(r, h),
+             "exact_match": metrics.exact_match(ref, hyp)}
+            for r, h, ref, hyp in zip(ref_ids, hyp_ids, references, hypotheses)]
+
+
 def score(inverter, references: list[str], hypotheses: list[str], targets: np.ndarray | None,
           encoder=None, batch_size: int = 64, bleu_tokenize: str = "13a") -> dict:
-    """Every metric of reconstructions against their references (already cut to the model's
-    length). `targets` (N, D): the vectors they came from, for the cosine of the re-embedded
-    reconstruction (None without an encoder)."""
-    L = inverter.model.config.max_len
+    """Every metric of reconstructions against their references (already cut by
+    `reference_of`). `targets` (N, D): the vectors they came from, for the cosine of the
+    re-embedded reconstruction (None without an encoder)."""
     names = [metrics.recovered_share(r, h, metrics.NAME) for r, h in zip(references, hypotheses)]
     numbers = [metrics.recovered_share(r, h, metrics.NUMBER) for r, h in zip(references, hypotheses)]
-    ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(references)]
-    hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize(hypotheses)]
+    rows = score_rows(inverter.vocab, inverter.model.config.max_len, references, hypotheses)
     cosine = None
     if encoder is not None and targets is not None:
         again = encoder.encode(hypotheses, batch_size=batch_size)
         cosine = float(np.mean(metrics.cosine_rows(targets, again)))
     return {
-        "token_accuracy": float(np.mean([metrics.token_accuracy(r, h) for r, h in zip(ref_ids, hyp_ids)])),
-        "token_f1": float(np.mean([metrics.token_f1(r, h) for r, h in zip(ref_ids, hyp_ids)])),
+        **{key: float(np.mean([row[key] for row in rows])) for key in ("token_accuracy", "token_f1")},
         "bleu": metrics.bleu(references, hypotheses, bleu_tokenize),
-        "exact_match": float(np.mean([metrics.exact_match(r, h) for r, h in zip(references, hypotheses)])),
+        "exact_match": float(np.mean([row["exact_match"] for row in rows])),
         "cosine": cosine,
         # capitalised words and digit strings of the reference found in the reconstruction,
         # over the texts that have any (how many: the *_texts keys)

@@ -7,6 +7,8 @@ from collections import Counter
 
 import numpy as np
 
+from ..geometry import cosine_rows  # a metric too; its home is the geometry module
+
 # A capitalised word not opening a sentence (names, places, titles): the start of the
 # text or a word after . ! ? is capitalised by grammar, not because it names something.
 NAME = re.compile(r"(?<![.!?]\s)(?<![.!?])(?<!^)\b[A-Z][\w'-]*")
@@ -42,14 +44,6 @@ def bleu(references: list[str], hypotheses: list[str], tokenize: str = "13a") ->
     return float(sacrebleu.corpus_bleu(hypotheses, [references], tokenize=tokenize).score)
 
 
-def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity of matching rows. (N, D), (N, D) -> (N,)"""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return (a * b).sum(axis=1) / np.maximum(norms, 1e-12)
-
-
 def recovered_share(reference: str, hypothesis: str, pattern: re.Pattern) -> float | None:
     """Share of the reference's matches of `pattern` (capitalised words: NAME, digit
     strings: NUMBER) that the hypothesis also holds, counted with multiplicity; None when the
@@ -65,3 +59,7 @@ def mean_defined(values) -> float | None:
     """Mean over the values that are not None; None if all are."""
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
+
+
+__all__ = ["NAME", "NUMBER", "CAPITALISED", "bleu", "cosine_rows", "exact_match", "mean_defined", "recovered_share",
+           "token_accuracy", "token_f1"]

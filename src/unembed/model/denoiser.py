@@ -20,9 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from .. import formats
 from ..config import ModelConfig, from_dict, to_dict
 from ..errors import UnembedError
-from ..vocabulary import MASK, PAD
+from ..codes import MASK, PAD
 from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
 from . import weights
 from .packing import Packing
@@ -40,7 +41,7 @@ class DenoiserOutput(NamedTuple):
 class Conditioning(NamedTuple):
     """What the vector alone decides: computed once per decode, not at every step."""
     v: torch.Tensor                    # (B, D) unit vectors scaled by sqrt(D)
-    c_vec: torch.Tensor                # (B, C) the AdaLN condition before the time embedding
+    adaln: torch.Tensor                # (B, C) the AdaLN condition before the time embedding
     prefix: torch.Tensor | None        # (B, P, C) prefix tokens
     lexical: torch.Tensor | None       # (B, C) the bag-of-tokens prior in token-embedding space:
                                        # its logits are this times the token table
@@ -54,6 +55,7 @@ class ConditionalMDLM(nn.Module):
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.hidden)
         self.pos_emb = nn.Parameter(torch.zeros(c.prefix_tokens + c.max_len, c.hidden))
+        # cond: vector -> AdaLN condition (the name is in every checkpoint's weights)
         self.cond = nn.Sequential(nn.Linear(c.cond_dim, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden))
         self.time = (nn.Sequential(nn.Linear(256, c.hidden), nn.SiLU(), nn.Linear(c.hidden, c.hidden))
                      if c.time_conditioning else None)
@@ -96,7 +98,7 @@ class ConditionalMDLM(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - (self.tok_emb.weight.numel() + self.out_bias.numel() if exclude_vocab else 0)
 
-    def condition(self, vectors: torch.Tensor) -> torch.Tensor:
+    def scaled(self, vectors: torch.Tensor) -> torch.Tensor:
         """Unit-normalised vectors scaled by sqrt(dim), so entries have unit variance. (B, D)"""
         return F.normalize(vectors.float(), dim=-1) * math.sqrt(vectors.shape[-1])
 
@@ -104,24 +106,24 @@ class ConditionalMDLM(nn.Module):
         """Length logits (B, max_len) from the vector alone; index i means i + 1 tokens."""
         if self.length is None:
             raise ValueError("this model has no length head: it pads every text to max_len")
-        return self.length(self.condition(vectors))
+        return self.length(self.scaled(vectors))
 
     def conditioning(self, vectors: torch.Tensor, hypothesis_vectors: torch.Tensor | None = None) -> Conditioning:
         """vectors (B, D); a corrector with feedback also takes its hypotheses' embeddings (B, D)."""
         B, P = vectors.shape[0], self.config.prefix_tokens
-        v = self.condition(vectors)
-        c_vec = self.cond(v)
+        v = self.scaled(vectors)
+        adaln = self.cond(v)
         prefix = self.prefix(v).view(B, P, -1) if P else None
         if self.feedback is not None:
             if hypothesis_vectors is None:
                 raise ValueError("this corrector reads the hypothesis's embedding: pass hypothesis_vectors")
-            v_hat = self.condition(hypothesis_vectors)
+            v_hat = self.scaled(hypothesis_vectors)
             gap = torch.cat([v_hat, v - v_hat], dim=-1)                    # (B, 2D)
-            c_vec = c_vec + self.feedback(gap)
+            adaln = adaln + self.feedback(gap)
             if prefix is not None:
                 prefix = prefix + self.feedback_prefix(gap).view(B, P, -1)
         lexical = self.lexical(F.normalize(vectors.float(), dim=-1)) if self.lexical is not None else None
-        return Conditioning(v, c_vec, prefix, lexical)
+        return Conditioning(v, adaln, prefix, lexical)
 
     def forward(self, codes: torch.Tensor, vectors: torch.Tensor, mask_ratio: torch.Tensor,
                 select: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
@@ -141,8 +143,8 @@ class ConditionalMDLM(nn.Module):
         feedback `hypothesis_vectors` (B, D), their embeddings."""
         B, L = codes.shape
         given = conditioning is not None
-        v, c_vec, prefix, lexical = conditioning if given else self.conditioning(vectors, hypothesis_vectors)
-        c = c_vec if self.time is None else c_vec + self.time(timestep_embedding(mask_ratio, 256))
+        v, adaln, prefix, lexical = conditioning if given else self.conditioning(vectors, hypothesis_vectors)
+        c = adaln if self.time is None else adaln + self.time(timestep_embedding(mask_ratio, 256))
         x = self.tok_emb(codes)                                   # (B, L, C)
         P = self.config.prefix_tokens
         if P:
@@ -174,7 +176,7 @@ class ConditionalMDLM(nn.Module):
         length = None
         if self.length is not None and not given:
             length = self.length(v if length_vectors is None else
-                                 torch.cat([v, self.condition(length_vectors)]))
+                                 torch.cat([v, self.scaled(length_vectors)]))
         prior = F.linear(lexical, self.tok_emb.weight) if lexical is not None and not given else None
         return DenoiserOutput(logits, prior, length)
 
@@ -203,7 +205,8 @@ class ConditionalMDLM(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         tensors, metadata = weights.pack(self.state_dict(), storage)
         save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata or None)
-        (folder / CONFIG_FILE).write_text(json.dumps(to_dict(self.config), indent=2) + "\n")
+        (folder / CONFIG_FILE).write_text(json.dumps({**formats.header("model"), **to_dict(self.config)},
+                                                     indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> "ConditionalMDLM":
@@ -214,9 +217,12 @@ class ConditionalMDLM(nn.Module):
             values = json.loads((folder / CONFIG_FILE).read_text())
             if not isinstance(values, dict):
                 raise ValueError("expected a JSON object")
+            formats.check(values, "model", folder)  # another kind of folder is said as such
             values.setdefault("length_head", False)  # folders written before the length head existed
             config = from_dict(ModelConfig, values).validate()
             model = cls(config)
+        except UnembedError:
+            raise
         except (ValueError, TypeError) as exc:  # bad JSON, or values no model can have
             raise UnembedError(f"{folder / CONFIG_FILE} is not a valid model config: {exc}") from None
         try:

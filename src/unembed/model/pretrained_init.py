@@ -17,12 +17,12 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
 from ..errors import UnembedError
+from ..encoders.sentence_transformers import resolve_model_path
 
 logger = logging.getLogger(__name__)
 
 
 def _bert_folder(name_or_path: str) -> Path:
-    from ..encoders.sentence_transformers import resolve_model_path
     folder = Path(resolve_model_path(name_or_path))
     if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
         raise UnembedError(f"{name_or_path}: no local BERT-style folder with config.json and "

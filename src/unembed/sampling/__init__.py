@@ -3,8 +3,10 @@
 embed what it writes; they are decoders over these samplers, not samplers."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
+from ..errors import UnembedError
 from .base import Sampler
 from .confidence import ConfidenceSampler
 from .euler import EulerSampler
@@ -30,7 +32,6 @@ def get_sampler(name: str, **kwargs) -> Sampler:
     """The sampler called `name`, given those of `kwargs` it takes (others are ignored, so
     one SampleConfig can configure any strategy)."""
     if name not in SAMPLERS:
-        from ..errors import UnembedError
         if name in GUIDED:
             raise UnembedError(f"{name} calls the encoder and is no single sampler: decode with "
                                f"Inverter.invert(vectors, strategy={name!r})")
@@ -42,7 +43,6 @@ def get_sampler(name: str, **kwargs) -> Sampler:
 
 def make_sampler(sampling) -> Sampler:
     """The sampler a SampleConfig names, configured by its fields."""
-    import dataclasses
     return get_sampler(sampling.strategy, **dataclasses.asdict(sampling))
 
 

@@ -1,14 +1,14 @@
 """The sampler interface (diffusers-style): `set_timesteps`, then one `step` per model call.
-A sampler holds no model; the pipeline runs the loop. A step may re-mask positions it has
+A sampler holds no model; the Inverter (inverter.py) runs the loop. A step may re-mask positions it has
 already written (remasking strategies); the last step always leaves none masked."""
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 
 import torch
 
-from ..vocabulary import MASK, PAD
+from ..diffusion.schedule import reveal_plan
+from ..codes import MASK, PAD
 
 
 class Sampler(ABC):
@@ -16,7 +16,7 @@ class Sampler(ABC):
 
     def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine", seed: int = 0):
         self.repetition_penalty = repetition_penalty
-        self.schedule = schedule
+        self.reveal = schedule  # the reveal schedule's name (diffusion/schedule.py), not the training mask schedule
         self.seed = seed
         self.steps = 0
         self.masked_after = torch.zeros(0, dtype=torch.long)   # (steps,) or (steps, B)
@@ -25,20 +25,8 @@ class Sampler(ABC):
         self.generator: torch.Generator | None = None
 
     def plan(self, steps: int, length: int) -> list[int]:
-        """How many of `length` positions stay masked after each of `steps` steps. Every step
-        reveals at least one position and the last reveals all the rest."""
-        if not 1 <= steps <= length:
-            raise ValueError(f"steps must be between 1 and {length}, got {steps}")
-        plan, previous = [], length
-        for i in range(1, steps + 1):
-            s = i / steps
-            frac = math.cos(math.pi / 2 * s) if self.schedule == "cosine" else 1.0 - s
-            n = min(previous - 1, round(length * frac))
-            n = max(n, steps - i)  # leave one position for each remaining step
-            plan.append(n)
-            previous = n
-        plan[-1] = 0
-        return plan
+        """How many of `length` positions stay masked after each step: the reveal schedule's."""
+        return reveal_plan(self.reveal, steps, length)
 
     def set_timesteps(self, steps: int, length: int | torch.Tensor, masked: torch.Tensor | None = None) -> None:
         """Plan the steps for one length, or per row for text lengths (B,). `masked` (B,): how

@@ -2,9 +2,7 @@
 best token is most probable; committed tokens stay."""
 from __future__ import annotations
 
-import torch
-
-from ..vocabulary import MASK
+from ..codes import MASK
 from .base import Sampler, demote_same_step_repeats
 
 

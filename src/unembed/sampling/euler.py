@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..vocabulary import MASK
+from ..codes import MASK
 from .base import Sampler
 
 
@@ -14,9 +14,7 @@ class EulerSampler(Sampler):
 
     def __init__(self, temperature: float = 1.0, **kwargs):
         super().__init__(**kwargs)
-        if temperature < 0:
-            raise ValueError(f"temperature must be 0 or more, got {temperature}")
-        self.temperature = temperature
+        self.temperature = temperature  # checked with the other settings: SampleConfig.validate
 
     def draw(self, logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A token per masked position and its probability under the model, laid out as

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..errors import UnembedError
-from ..vocabulary import PAD
+from ..geometry import unit_rows
+from ..codes import PAD
 
 RoundCallback = Callable[[int, list[str], list[float], list[int]], None]
 
@@ -58,8 +59,7 @@ class Population:
     def __init__(self, encoder, targets: np.ndarray, budget: int, vocab, dim: int):
         if budget < 1:
             raise UnembedError(f"encoder budget must be at least 1, got {budget}")
-        norms = np.linalg.norm(targets, axis=1, keepdims=True)
-        self.targets = targets / np.maximum(norms, 1e-12)                 # (B, D) unit
+        self.targets = unit_rows(targets)                                 # (B, D)
         self.encoder, self.budget, self.vocab, self.dim = encoder, budget, vocab, dim
         self.seen: list[dict[str, Candidate]] = [dict() for _ in range(len(targets))]
 
@@ -91,7 +91,7 @@ class Population:
         if vectors.ndim != 2 or vectors.shape != (len(new), self.dim):
             raise UnembedError(f"the encoder returned vectors of shape {tuple(vectors.shape)} for "
                                f"{len(new)} texts; this inverter reads {self.dim}-d vectors")
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
         for (b, text, kept, conf), v in zip(new, vectors):
             self.seen[b][text] = Candidate(text, kept, float(v @ self.targets[b]), v, conf)
         return len(new)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..vocabulary import MASK
+from ..codes import MASK
 from . import make_sampler
 from .guided import Population, RoundCallback, pad_rows
 

@@ -1,6 +1,7 @@
 """The models a server offers, by name, each loaded on first use and then shared."""
 from __future__ import annotations
 
+from ..align import AlignMap
 import threading
 
 import torch
@@ -8,7 +9,7 @@ from fastapi import HTTPException
 
 from ..config import to_dict
 from ..errors import UnembedError
-from ..pipeline import SHIPPED, Inverter, resolve_checkpoint
+from ..inverter import SHIPPED, Inverter, resolve_checkpoint
 from ..precision import resolve_precision
 from ..sampling import STRATEGIES
 
@@ -32,8 +33,7 @@ class ModelRegistry:
         for name, folder in self.aligns.items():
             if name not in self.specs:
                 raise UnembedError(f"--align {name}=...: no model named {name!r} is served")
-            from ..align import AlignMap
-            AlignMap.load(folder)
+            AlignMap.from_pretrained(folder)
         self.default = next(iter(self.specs))
         resolve_precision(precision, torch.device("cpu"))  # a bad name stops the server now
         self.device, self.precision = device, precision

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from ..config import SampleConfig, to_dict
-from ..eval.metrics import cosine_rows, token_accuracy
+from ..eval import cosine_rows, reference_of, score_rows
 from ..sampling import GUIDED
-from ..vocabulary import MASK, PAD
+from ..codes import MASK, PAD
 
 # A position's state after a step: still masked; revealed at this step for the first time;
 # revealed again with another token than before (remasking strategies); unchanged.
@@ -102,9 +102,9 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
             done["cosine"] = None
         if reference is not None:
             L = inverter.model.config.max_len
-            ref_text, ref_ids = vocab.truncate(reference, L)
-            done["reference"] = ref_text.strip()
-            done["reference_tokens"] = vocab.pieces(vocab.encode([ref_text], L)[0][:len(ref_ids)])
-            done["token_accuracy"] = token_accuracy(ref_ids, vocab.tokenize([text])[0][:L])
+            done["reference"] = reference_of(vocab, reference, L)
+            ref_codes = vocab.encode([done["reference"]], L)[0]
+            done["reference_tokens"] = vocab.pieces(ref_codes[ref_codes != PAD])
+            done["token_accuracy"] = score_rows(vocab, L, [done["reference"]], [text])[0]["token_accuracy"]
         yield "done", done
         return

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from .. import atomic
 from ..errors import UnembedError
 
 
@@ -31,18 +32,6 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = value
     return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Swap a finished folder into place; a crash leaves either the old or the new one."""
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, state: dict,
@@ -68,7 +57,7 @@ def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, st
         raise UnembedError(f"could not write the checkpoint at step {state.get('step')} in {run} "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
                            f"{kept}; free space and rerun to resume") from None
-    replace_dir(tmp, run / "last")
+    atomic.replace_dir(tmp, run / "last")
 
 
 def find_checkpoint(run: Path) -> Path | None:

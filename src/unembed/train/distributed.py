@@ -1,24 +1,20 @@
 """torchrun / DDP helpers: a no-op on one process."""
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.distributed as dist
+
+from ..devices import rank_world
 
 
 def setup(device: torch.device) -> tuple[int, int]:
     """Join the process group if torchrun started us; returns (rank, world size)."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
+    world = rank_world()[1]
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", 0))
 
 
 def barrier() -> None:

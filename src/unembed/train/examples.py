@@ -10,7 +10,9 @@ import torch
 
 from ..data import cache
 from ..data.corrections import KINDS, is_corrections, load_corrections
-from ..vocabulary import PAD, Vocabulary
+from ..errors import UnembedError
+from ..codes import PAD
+from ..vocabulary import Vocabulary
 
 
 class Examples:
@@ -34,6 +36,21 @@ class Examples:
             return cls(d["refs"][d["source"]], d["targets"][d["source"]], d["hyps"], d["hyp_vectors"])
         ids, vectors = cache.load_split(Path(folder), split)
         return cls(vocab.ids_to_codes(ids, cache.PAD_ID), vectors)
+
+    def joined(self, other: "Examples", repeats: int = 1) -> "Examples":
+        """These rows followed by `other`'s, repeated: a mixture in which `other` weighs more."""
+        if self.corrects or other.corrects:
+            raise UnembedError("--mix joins prepared datasets, not corrections data")
+        if other.codes.shape[1] != self.codes.shape[1] or other.vectors.shape[1] != self.vectors.shape[1]:
+            raise UnembedError(f"--mix: rows of length {other.codes.shape[1]} and width {other.vectors.shape[1]} "
+                               f"do not join rows of {self.codes.shape[1]} and {self.vectors.shape[1]}; "
+                               "prepare both with the same --max-len and encoder")
+        joined = Examples.__new__(Examples)
+        joined.codes = torch.cat([self.codes] + [other.codes] * repeats)
+        joined.vectors = torch.cat([self.vectors] + [other.vectors] * repeats)
+        joined.hypotheses = joined.hypothesis_vectors = None
+        joined.lengths = torch.cat([self.lengths] + [other.lengths] * repeats)
+        return joined
 
     @property
     def corrects(self) -> bool:

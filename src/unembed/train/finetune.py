@@ -9,11 +9,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..diffusion import get_schedule, mdlm_loss
+from ..diffusion import get_schedule, heldout_loss
 from ..errors import UnembedError
-from ..vocabulary import PAD
+from ..inverter import Inverter
+from ..codes import PAD
 from .batches import Batches, LengthBuckets
 from .lr import lr_at
+from .step import train_step
 
 
 def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, lr: float = 3e-4,
@@ -24,7 +26,6 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
     warmup and cosine decay of `lr`. A `validation` share of the pairs is held out; every
     `check_every` steps the masked-token loss on it is measured, and the weights with the
     lowest (the given ones included) are returned: a few pairs are quickly overfitted."""
-    from ..pipeline import Inverter
     if len(texts) != len(vectors):
         raise UnembedError(f"{len(texts)} texts but {len(vectors)} vectors to fine-tune on")
     model = copy.deepcopy(inverter.model).float().train()
@@ -45,15 +46,9 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
     for step in tqdm(range(steps), desc=desc, unit="step", disable=not show_progress, leave=False):
         idx = torch.from_numpy(batches.next()).to(codes.device)
         width = int(lengths[idx].max()) if cfg.length_head else codes.shape[1]
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, lr, max(1, steps // 10), steps, 0.1)
-        length_sample = (vectors, lengths) if cfg.length_head else None
-        parts = mdlm_loss(model, codes[idx, :width], vectors[idx], schedule, generator,
-                          length_sample=length_sample)
-        optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        train_step(model, optimizer, codes[idx, :width], vectors[idx], schedule, generator,
+                   lr=lr_at(step, lr, max(1, steps // 10), steps, 0.1), grad_clip=1.0,
+                   length_sample=(vectors, lengths) if cfg.length_head else None)
         if n_check and ((step + 1) % check_every == 0 or step + 1 == steps):
             loss = held_out_loss(model, *check, schedule)
             if loss < best[0]:
@@ -64,25 +59,10 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
                     precision=inverter.precision, folder=inverter.folder)  # and so its corrector
 
 
-@torch.no_grad()
-def held_out_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule, draws: int = 4) -> float:
-    """Masked-token cross-entropy on (codes, vectors), averaged over `draws` fixed random
-    maskings, each length on its own as the model trained. inf when there is nothing to check."""
-    if len(codes) == 0:
-        return float("inf")
-    was_training = model.training
-    model.eval()
-    lengths = (codes != PAD).sum(dim=1)
-    total = 0.0
-    for draw in range(draws):
-        g = torch.Generator().manual_seed(draw)
-        for n in lengths.unique():
-            rows = (lengths == n).nonzero()[:, 0]
-            width = int(n) if model.config.length_head else codes.shape[1]
-            parts = mdlm_loss(model, codes[rows, :width], vectors[rows], schedule, g, lexical_weight=0.0)
-            total += float(parts["ce"]) * len(rows)
-    model.train(was_training)
-    return total / (draws * len(codes))
+def held_out_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule) -> float:
+    """Masked-token cross-entropy on the validation pairs over four fixed maskings (inf when
+    there are none)."""
+    return heldout_loss(model, codes, vectors, schedule, seeds=(0, 1, 2, 3))["ce"]
 
 
 __all__ = ["finetune"]

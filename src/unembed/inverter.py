@@ -16,16 +16,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .align import AlignMap
 from .config import SampleConfig, from_dict, to_dict
-from .encoders import check_vectors
+from .devices import resolve_device
+from .eval import reference_of, score_rows
+from .encoders import ENCODER_FIELDS, check_vectors, load_encoder_from
 from .errors import UnembedError
+from .geometry import cosine_rows
 from .model import ConditionalMDLM
 from .precision import autocast, resolve_precision
-from .sampling import GUIDED, STRATEGIES, Sampler, make_sampler
+from .sampling import GUIDED, Sampler, make_sampler
 from .sampling.correct import Correction
 from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
 from .sampling.refine import Refinement
-from .vocabulary import MASK, PAD, Vocabulary
+from .codes import MASK, PAD
+from .vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
@@ -34,14 +39,6 @@ CORRECTOR_DIR = "corrector"   # a model folder's corrector (`correct`), when it 
 # A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
 # probability each written token had when the sampler chose it.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UnembedError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
-    return torch.device(device)
 
 
 def resolve_checkpoint(name_or_path: str) -> Path:
@@ -135,8 +132,7 @@ class Inverter:
 
     def set_align(self, folder) -> None:
         """Read another encoder's vectors through the alignment map in `folder` (`unembed align`)."""
-        from .align import AlignMap
-        amap = AlignMap.load(folder)
+        amap = AlignMap.from_pretrained(folder)
         if amap.target_dim != self.model.config.cond_dim:
             raise UnembedError(f"the alignment map gives {amap.target_dim}-d vectors but this model "
                                f"reads {self.model.config.cond_dim}-d ones; fit the map for this model")
@@ -165,7 +161,6 @@ class Inverter:
         if self.align is None:
             return self.own_encoder
         if self._source_encoder is None:
-            from .encoders import load_encoder_from
             settings = self.align.info.get("source")
             if not isinstance(settings, dict) or not settings.get("encoder"):
                 raise UnembedError("the alignment map was fitted on black-box vectors: give vectors, "
@@ -177,7 +172,6 @@ class Inverter:
     def own_encoder(self):
         """The encoder named in the checkpoint, loaded on first use."""
         if self._encoder is None:
-            from .encoders import ENCODER_FIELDS, load_encoder_from
             cfg = self.model.config
             if not cfg.encoder or cfg.encoder.startswith("black-box:"):
                 raise UnembedError("this inverter was trained on black-box vectors: give vectors, "
@@ -234,9 +228,6 @@ class Inverter:
 
     def blank(self, vectors: torch.Tensor, sampling: SampleConfig, lengths: torch.Tensor | None = None):
         """All-[MASK] codes of each row's length, PAD after. (B, longest)"""
-        max_len = self.model.config.max_len
-        if not 1 <= sampling.steps <= max_len:
-            raise UnembedError(f"steps must be between 1 and {max_len}, got {sampling.steps}")
         lengths = self.lengths_for(vectors) if lengths is None else lengths
         position = torch.arange(int(lengths.max()), device=vectors.device)
         return torch.where(position < lengths[:, None], MASK, PAD)
@@ -262,6 +253,9 @@ class Inverter:
         vectors = self.to_model_space(vectors)
         sampling = self.sampling_with(**sampling_overrides)
         decode = self.decoder(sampling, encoder, round_callback)
+        if decode is not None and callback is not None:
+            raise UnembedError(f"{sampling.strategy} runs many decodes per text: follow it with round_callback, "
+                               "not a step callback")
         results = []
         for start in tqdm(range(0, len(vectors), batch_size), desc="invert", unit="batch",
                           disable=not show_progress):
@@ -287,27 +281,12 @@ class Inverter:
     def sampling_with(self, **overrides) -> SampleConfig:
         """The model's sampling defaults with `overrides` (None values ignored), checked."""
         sampling = replace(self.sampling, **{k: v for k, v in overrides.items() if v is not None})
-        problems = [
-            (sampling.strategy not in STRATEGIES,
-             f"unknown strategy {sampling.strategy!r}; choose from {', '.join(STRATEGIES)}"),
-            (sampling.schedule not in ("cosine", "linear"), "schedule must be cosine or linear"),
-            (not 1 <= sampling.steps <= self.model.config.max_len,
-             f"steps must be between 1 and {self.model.config.max_len}, got {sampling.steps}"),
-            (not sampling.temperature >= 0, "temperature must be 0 or more"),
-            (not 0 <= sampling.remask_threshold <= 1, "remask threshold must be between 0 and 1"),
-            (sampling.encoder_budget < 1, f"encoder budget must be at least 1, got {sampling.encoder_budget}"),
-            (sampling.candidates < 1 or sampling.rounds < 0 or sampling.beam < 1,
-             "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
-        ]
-        for failed, message in problems:
-            if failed:
-                raise UnembedError(message)
-        return sampling
+        return sampling.validate(self.model.config.max_len)
 
     def invert_texts(self, texts: list[str], steps: int | None = None, batch_size: int = 64,
                      show_progress: bool = False, **kwargs) -> list[dict]:
-        """Embed texts with the checkpoint's encoder, invert, and score each round trip."""
-        from .eval.metrics import cosine_rows, token_accuracy
+        """Embed texts with the checkpoint's encoder, invert, and score each round trip against
+        the text cut to the model's length (eval's rule)."""
         for i, text in enumerate(texts):
             if not text or not text.strip():
                 raise UnembedError(f"text {i + 1} is empty; give non-empty text to invert")
@@ -317,8 +296,7 @@ class Inverter:
         reconstructions = [d["reconstruction"] for d in details]
         again = self.encoder.encode(reconstructions, batch_size=batch_size)
         L = self.model.config.max_len
-        refs = self.vocab.tokenize(texts)
-        hyps = self.vocab.tokenize(reconstructions)
+        scores = score_rows(self.vocab, L, [reference_of(self.vocab, t, L) for t in texts], reconstructions)
         return [{"text": t, "reconstruction": d["reconstruction"], "cosine": float(c),
-                 "token_accuracy": token_accuracy(ref[:L], hyp[:L]), "encoder_calls": d["encoder_calls"]}
-                for t, d, c, ref, hyp in zip(texts, details, cosine_rows(targets, again), refs, hyps)]
+                 "token_accuracy": s["token_accuracy"], "encoder_calls": d["encoder_calls"]}
+                for t, d, c, s in zip(texts, details, cosine_rows(targets, again), scores)]
