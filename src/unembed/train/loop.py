@@ -93,9 +93,9 @@ def trim_log(path: Path, step: int) -> None:
 
 
 class Trainer:
-    """One run's state, made by `setup`; `train` below is the loop over it. Reads top to bottom:
-    devices, data, model and optimizer (fresh, warm-started or resumed), then step, evaluate,
-    checkpoint."""
+    """One run's state, set up by the constructor; `train` below is the loop over it. Reads top
+    to bottom: devices, data, model and optimizer (fresh, warm-started or resumed), then step,
+    evaluate, checkpoint."""
 
     def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig | None = None):
         self.cfg, self.folder = cfg, Path(cfg.out)
