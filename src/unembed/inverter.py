@@ -17,11 +17,12 @@ import torch
 from tqdm.auto import tqdm
 
 from .align import AlignMap
+from .codes import MASK, PAD
 from .config import SampleConfig, from_dict, to_dict
 from .devices import resolve_device
-from .eval import reference_of, score_rows
 from .encoders import ENCODER_FIELDS, check_vectors, load_encoder_from
 from .errors import UnembedError
+from .eval import reference_of, score_rows
 from .geometry import cosine_rows
 from .model import ConditionalMDLM
 from .precision import autocast, resolve_precision
@@ -29,7 +30,6 @@ from .sampling import GUIDED, Sampler, make_sampler
 from .sampling.correct import Correction
 from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
 from .sampling.refine import Refinement
-from .codes import MASK, PAD
 from .vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)

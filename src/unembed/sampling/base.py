@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..diffusion.schedule import reveal_plan
 from ..codes import MASK, PAD
+from ..diffusion.schedule import reveal_plan
 
 
 class Sampler(ABC):

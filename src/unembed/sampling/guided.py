@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..codes import PAD
 from ..errors import UnembedError
 from ..geometry import unit_rows
-from ..codes import PAD
 
 RoundCallback = Callable[[int, list[str], list[float], list[int]], None]
 

@@ -13,15 +13,15 @@ from tqdm.auto import tqdm
 from .. import atomic, formats
 from ..config import ModelConfig, TrainConfig, from_dict, to_dict
 from ..data import cache
-from ..encoders import ENCODER_FIELDS
-from ..diffusion import get_schedule
-from ..errors import UnembedError
-from ..model import ConditionalMDLM
 from ..devices import local_rank, resolve_device
+from ..diffusion import get_schedule
+from ..encoders import ENCODER_FIELDS
+from ..errors import UnembedError
 from ..eval.heldout import HeldOutEvaluator
+from ..inverter import Inverter, resolve_checkpoint
+from ..model import ConditionalMDLM
 from ..model.lexical_init import init_lexical_prior
 from ..model.pretrained_init import init_from_bert
-from ..inverter import Inverter, resolve_checkpoint
 from ..precision import resolve_precision
 from ..vocabulary import Vocabulary
 from . import distributed as dist
