@@ -27,7 +27,7 @@ import numpy as np
 import unembed
 from unembed.align import AlignConfig, AlignMap
 from unembed.encoders import load_encoder
-from unembed.eval.evaluate import score
+from unembed.eval.evaluate import reference_of, score
 from unembed.eval.metrics import cosine_rows
 
 
@@ -47,7 +47,7 @@ def run(args) -> dict:
     L = inverter.model.config.max_len
     train = [t for t in Path(args.train).read_text(encoding="utf-8").splitlines() if t.strip()][:max(args.sizes)]
     heldout = [t for t in Path(args.eval).read_text(encoding="utf-8").splitlines() if t.strip()][:args.eval_texts]
-    references = [inverter.vocab.truncate(t, L)[0].strip() for t in heldout]
+    references = [reference_of(inverter.vocab, t, L) for t in heldout]
     target = inverter.own_encoder
     cache = Path(args.cache)
     target_train = cached_embeddings(target, train, cache, "train")

@@ -19,7 +19,7 @@ import torch
 
 import unembed
 from unembed.allocator import reuse_freed_memory
-from unembed.eval import evaluate
+from unembed.eval import evaluate, reference_of
 from unembed.inverter import Inverter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -98,7 +98,7 @@ def main():
 
     for set_name, texts in sets.items():
         L = inverter.model.config.max_len
-        vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
+        vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
         run(set_name, texts, vectors, "confidence", 0, "-")
         for strategy in args.strategies:
             for budget in (b for b in args.budgets if b > 0):

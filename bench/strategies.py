@@ -18,7 +18,7 @@ import torch
 
 import unembed
 from unembed.allocator import reuse_freed_memory
-from unembed.eval import evaluate
+from unembed.eval import evaluate, reference_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from report import sample  # noqa: E402  (the same samples as the README's results)
@@ -76,7 +76,7 @@ def main():
     rows = []
     for set_name, texts in sets.items():
         L = inverter.model.config.max_len
-        vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
+        vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
         for strategy, steps, budget, extra in GRID:
             if args.only and strategy not in args.only:
                 continue

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import unembed
-from unembed.eval import evaluate, metrics
+from unembed.eval import evaluate, metrics, reference_of
 from unembed.sampling import refine
 
 REFINE_VARIANTS = {  # name: (STEER, SHARES)
@@ -46,7 +46,7 @@ def refine_variants(inverter, texts, vectors):
 def oracle_length(inverter, texts, vectors):
     """Token accuracy with the length head's guess against the true length."""
     L = inverter.model.config.max_len
-    refs = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    refs = [reference_of(inverter.vocab, t, L) for t in texts]
     ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
     v = torch.from_numpy(vectors)
     true = torch.tensor([len(r) for r in ref_ids])
@@ -63,7 +63,7 @@ def oracle_selection(inverter, texts, vectors, candidates: int = 64):
     the greedy default, the candidate the encoder ranks first (one call per candidate), and
     the candidate of highest token accuracy (an oracle that reads the reference)."""
     L = inverter.model.config.max_len
-    refs = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    refs = [reference_of(inverter.vocab, t, L) for t in texts]
     ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
     sampling = dataclasses.replace(inverter.sampling, strategy="refine", candidates=candidates,
                                    encoder_budget=candidates, rounds=0)
@@ -125,7 +125,7 @@ def main():
     texts = open(args.texts, encoding="utf-8").read().splitlines()[args.start:args.start + args.n]
     inverter = unembed.load(args.model, device="cpu")
     L = inverter.model.config.max_len
-    vectors = inverter.encoder.encode([inverter.vocab.truncate(t, L)[0].strip() for t in texts])
+    vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
     {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8,
      "oracle-selection": oracle_selection}[args.probe](
         inverter, texts, vectors)

@@ -23,7 +23,7 @@ import torch
 
 import unembed
 from unembed.allocator import reuse_freed_memory
-from unembed.eval import cosine_rows, score
+from unembed.eval import cosine_rows, reference_of, score
 from unembed.eval.language import BLEU_TOKENIZE, identify
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,7 +32,7 @@ from report import rewrite_block, sample  # noqa: E402
 
 def measure(inverter, language: str, texts: list[str], steps: int) -> dict:
     L = inverter.model.config.max_len
-    references = [inverter.vocab.truncate(t, L)[0].strip() for t in texts]
+    references = [reference_of(inverter.vocab, t, L) for t in texts]
     targets = inverter.encoder.encode(references, batch_size=64)
     start = time.perf_counter()
     hypotheses = inverter.invert(targets, steps=steps)
