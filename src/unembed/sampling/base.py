@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..codes import MASK, PAD
+from ..codes import FIRST_TOKEN, MASK, PAD
 from ..diffusion.schedule import reveal_plan
 
 
@@ -49,13 +49,13 @@ class Sampler(ABC):
 
     def penalise_repeats(self, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Lower, in place, the logits of tokens already written in the row, once per use.
-        logits (n, V) at the masked positions of codes (B, L), row-major. Special codes (< 3)
+        logits (n, V) at the masked positions of codes (B, L), row-major. Special codes (< FIRST_TOKEN)
         are never penalised."""
         if self.repetition_penalty <= 0:
             return logits
         rows = (codes == MASK).nonzero(as_tuple=True)[0]                # (n,) the row of each
         # each masked position's row has at most L written tokens: scatter those, not (n, V) counts
-        penalty = -self.repetition_penalty * (codes[rows] >= 3).to(logits.dtype)   # (n, L)
+        penalty = -self.repetition_penalty * (codes[rows] >= FIRST_TOKEN).to(logits.dtype)   # (n, L)
         return logits.scatter_add_(1, codes[rows].clamp(min=0), penalty)
 
     def best_tokens(self, logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,5 +118,5 @@ def demote_same_step_repeats(confidence: torch.Tensor, best: torch.Tensor, maske
     rank = confidence.argsort(dim=1, descending=True).argsort(dim=1)          # 0 = most confident
     same = best[:, :, None] == best[:, None, :]                               # (B, L, L)
     earlier = same & masked[:, None, :] & (rank[:, None, :] < rank[:, :, None])
-    repeat = earlier.any(dim=2) & masked & (best >= 3)  # specials (PAD) may repeat freely
+    repeat = earlier.any(dim=2) & masked & (best >= FIRST_TOKEN)  # specials (PAD) may repeat freely
     return confidence.masked_fill(repeat, -0.5)
