@@ -3,6 +3,8 @@ on the same held-out texts, decoded with the same seed, and how many reconstruct
 
     python bench/weight_storage.py --model /tmp/en-float16 --texts data/prepared/en-42k/heldout.txt \
         --n 1000 --out docs/weight-storage-en
+    python bench/weight_storage.py --model multilingual --texts data/corpus/multilingual/heldout/*.txt \
+        --n 100 --out docs/weight-storage-multilingual      # 100 texts of each language
 
 --model is the folder to re-store (its corrector, if any, is left out); each storage is written
 to a temporary copy of it and loaded back as a user would load it.
@@ -29,14 +31,15 @@ METRICS = ("bleu", "token_f1", "exact_match", "cosine", "token_accuracy")
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model folder (or shipped name)")
-    p.add_argument("--texts", required=True, help="held-out texts, one per line")
-    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--texts", required=True, nargs="+", help="held-out texts, one per line (one file or several)")
+    p.add_argument("--n", type=int, default=1000, help="the first n texts of each file")
     p.add_argument("--storages", nargs="+", default=["float16", "int8"])
     p.add_argument("--out", default="docs/weight-storage-en", help="path without extension")
     args = p.parse_args()
     reuse_freed_memory()
     source = Path(unembed.load(args.model, device="cpu").folder)
-    texts = [t for t in Path(args.texts).read_text(encoding="utf-8").splitlines() if t.strip()][:args.n]
+    texts = [t for f in args.texts for t in
+             [t for t in Path(f).read_text(encoding="utf-8").splitlines() if t.strip()][:args.n]]
     rows, outputs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for storage in args.storages:
@@ -54,14 +57,14 @@ def main():
         row["same_reconstruction"] = sum(a == b for a, b in zip(first, outputs[row["storage"]])) / len(first)
     meta = {"model": args.model, "texts": args.texts, "date": time.strftime("%Y-%m-%d"),
             "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "command": f"python bench/weight_storage.py --model {args.model} --texts {args.texts} "
+            "command": f"python bench/weight_storage.py --model {args.model} --texts {' '.join(args.texts)} "
                        f"--n {args.n} --storages {' '.join(args.storages)} --out {args.out}"}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     lines = [f"# Weight storage: `{args.model}`", "",
-             f"Measured by `{meta['command']}` on {meta['date']}: the first {len(texts)} texts of "
-             f"`{args.texts}`, {rows[0]['steps']} steps, the same seed for every storage.", "",
+             f"Measured by `{meta['command']}` on {meta['date']}: {len(texts)} texts, the first {args.n} "
+             f"of each file given, {rows[0]['steps']} steps, the same seed for every storage.", "",
              "| storage | weights file | BLEU | token F1 | exact match | cosine | token accuracy | "
              f"same text as {args.storages[0]} |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
