@@ -23,7 +23,7 @@ from unembed.eval import evaluate, reference_of
 from unembed.inverter import Inverter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from report import sample  # noqa: E402  (the same samples as the README's results)
+from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
 
 METRICS = ("bleu", "token_f1", "exact_match", "cosine", "token_accuracy")
 
@@ -66,6 +66,8 @@ def main():
                    help="another corrector, measured at --ablation-budgets")
     p.add_argument("--heldout", required=True, help="in-domain held-out texts")
     p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
+    p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
+                   help="keep only the in-domain texts absent from these train.txt files (as report.py)")
     p.add_argument("--ood", required=True, help="texts of a source no model trained on")
     p.add_argument("--n", type=int, default=100, help="texts per set")
     p.add_argument("--budgets", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 32, 64])
@@ -84,7 +86,7 @@ def main():
     for spec in args.ablation:
         name, folder = spec.split("=", 1)
         correctors[name] = Inverter.from_pretrained(folder, device="cpu")
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by)),
             "held-out source": sample(args.ood, args.n)}
     rows = []
 

@@ -35,6 +35,11 @@ def sample(path: str, n: int, seed: int = 0, lines: str = ":", seen: frozenset =
     return texts[:n]
 
 
+def seen_texts(train_files: list[str]) -> frozenset:
+    """Every line of these train.txt files: texts a model being compared trained on."""
+    return frozenset(t for f in train_files for t in Path(f).read_text(encoding="utf-8").splitlines())
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="en")
@@ -56,8 +61,7 @@ def main():
     reuse_freed_memory()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    seen = frozenset(t for f in args.unseen_by for t in Path(f).read_text(encoding="utf-8").splitlines())
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen)}
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by))}
     for source in args.ood:
         name, _, path = source.rpartition("=")
         sets[f"held-out: {name or Path(path).stem}"] = sample(path, args.n)

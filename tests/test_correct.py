@@ -105,6 +105,22 @@ def test_correct_stays_within_its_budget_and_never_loses_cosine(correcting, tiny
     assert most > 3  # a larger budget ran correction rounds
 
 
+def test_an_edit_masks_the_least_confident_tokens_and_a_rewrite_can_change_the_length(correcting):
+    from unembed.codes import MASK
+    from unembed.sampling.correct import Correction
+    from unembed.sampling.guided import Candidate
+    sampling = correcting.sampling_with(strategy="correct")
+    correction = Correction(correcting, correcting.corrector, sampling, encoder=None)
+    tokens = [10, 11, 12, 13, 14, 15]
+    member = Candidate("x", tokens, 0.5, np.zeros(4), [0.99, 1e-4, 0.99, 0.99, 1e-4, 0.99])
+    edit = correction.propose(0, member, ("edit", 0.3), greedy=True)
+    assert edit.canvas == [10, MASK, 12, 13, MASK, 15]       # the two unsure tokens, the rest kept
+    assert edit.confidence == [0.99, 0.0, 0.99, 0.99, 0.0, 0.99] and edit.hypothesis is member
+    for shift in (1, -1):
+        rewrite = correction.propose(0, member, ("rewrite", shift), greedy=False)
+        assert rewrite.canvas == [MASK] * (len(tokens) + shift) and not rewrite.greedy
+
+
 def test_an_encoder_given_as_a_function_is_called_within_the_budget(correcting, tiny_data, encoder):
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:3]
     vectors = encoder.encode(texts)

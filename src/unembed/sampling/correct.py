@@ -5,23 +5,43 @@ and scored, and the best few by cosine are rewritten again:
 
   round 0   the plain greedy decode of the target vector, at the most likely length and, with
             a budget of 8 or more, at the next most likely ones (one call per length);
-  round k   each vector's `beam` best texts so far are rewritten into `candidates` new ones:
-            the first per hypothesis greedily at the hypothesis's length, then one position
-            longer and shorter, then sampled at `temperature`; new texts are embedded;
-  stop      when a vector's `encoder_budget` calls are spent, or rounds bring nothing new.
+  round k   each vector's `beam` best texts so far are each given `candidates / beam` proposals,
+            in the order of VARIANTS: written anew from [MASK]s at the hypothesis's length, one
+            position longer and one shorter (so words can be inserted and dropped), then edits:
+            the hypothesis with a share of its least confident tokens masked again (a little
+            noise, so edits differ from round to round) and filled in by the corrector, which
+            still reads the whole hypothesis and its embedding. New texts are embedded.
+            Greedy proposals are made once per beam: while the beam stays the same, and after
+            a round that brought nothing new, they are sampled at `temperature` instead;
+  stop      for each vector, when its `encoder_budget` calls are spent or three rounds in a
+            row brought it nothing new; the others go on.
 The answer is the text of highest cosine, so more calls never lower the cosine."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .guided import Population, RoundCallback, pad_rows
+from ..codes import MASK
+from . import make_sampler
+from .guided import Candidate, Population, RoundCallback, pad_rows
 
-LENGTH_SHIFTS = (0, 1, -1)   # the rewrites of one hypothesis: its length, one more, one less
+# what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit
+# that masks this share of the hypothesis's tokens again
+VARIANTS = (("rewrite", 0), ("rewrite", 1), ("rewrite", -1), ("edit", 0.3), ("edit", 0.15), ("edit", 0.5))
+EDIT_NOISE = 0.5             # scale of the Gumbel noise on log-confidence that picks what an edit masks
 STALLED_ROUNDS = 3           # stop after this many rounds without a new text
 FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most likely lengths
+
+
+class Proposal(NamedTuple):
+    vector: int                 # which target vector
+    hypothesis: Candidate       # the text the corrector reads
+    canvas: list[int]           # what it fills in: all [MASK] (a rewrite) or part of the hypothesis
+    confidence: list[float]     # per canvas position: the hypothesis's where kept, 0 where masked
+    greedy: bool
 
 
 class Correction:
@@ -32,6 +52,7 @@ class Correction:
         encoder: `.encode(texts)` into the vectors' space."""
         self.inverter, self.corrector, self.sampling = inverter, corrector, sampling
         self.encoder, self.round_callback = encoder, round_callback
+        self.generator = torch.Generator().manual_seed(sampling.seed)
 
     @torch.no_grad()
     def __call__(self, vectors: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
@@ -39,60 +60,95 @@ class Correction:
         B, max_len = vectors.shape[0], self.inverter.model.config.max_len
         population = Population(self.encoder, vectors.float().cpu().numpy(), self.sampling.encoder_budget,
                                 self.inverter.vocab, vectors.shape[1])
-        greedy = replace(self.sampling, strategy="confidence")
-        population.add(*self.first_guesses(vectors, greedy))
+        population.add(*self.first_guesses(vectors))
         population.report(self.round_callback, 0)
-        stalled, round_ = 0, 1
-        while stalled < STALLED_ROUNDS and any(population.remaining(b) > 0 for b in range(B)):
-            plan = self.plan(population, explore=stalled > 0)
-            added = 0
-            for is_greedy in (True, False):
-                rows = [p for p in plan if p[3] == is_greedy]
-                if not rows:
-                    continue
-                # the corrector's own decoding defaults (its sampling.json: repetition penalty,
-                # schedule), at the steps, temperature and seed asked for
-                sampling = replace(self.corrector.sampling, strategy="confidence" if is_greedy else "euler",
-                                   steps=self.sampling.steps, temperature=self.sampling.temperature,
-                                   seed=self.sampling.seed + 7919 * round_ + stalled)
-                index = torch.tensor([b for b, _, _, _ in rows], device=vectors.device)
-                codes = self.corrector.generate(
-                    vectors[index], sampling,
-                    lengths=torch.tensor([n for _, _, n, _ in rows], device=vectors.device),
-                    hypothesis=pad_rows([c.codes for _, c, _, _ in rows], vectors.device),
-                    hypothesis_vectors=torch.from_numpy(np.stack([c.embedding for _, c, _, _ in rows])).to(vectors))
-                added += population.add(index.tolist(), codes)
+        stalled, round_ = [0] * B, 1        # per vector: rounds in a row that brought nothing new
+        self.rewritten: list[tuple | None] = [None] * B   # per vector: the beam last given greedy proposals
+        while True:
+            active = [b for b in range(B) if population.remaining(b) > 0 and stalled[b] < STALLED_ROUNDS]
+            if not active:
+                break
+            before = population.calls()
+            plan = self.plan(population, active, stalled)
+            for greedy in (True, False):
+                rows = [p for p in plan if p.greedy == greedy]
+                if rows:
+                    seed = self.sampling.seed + 7919 * round_
+                    population.add([p.vector for p in rows], *self.fill(vectors, rows, greedy, seed))
+            after = population.calls()
+            for b in active:
+                stalled[b] = 0 if after[b] > before[b] else stalled[b] + 1
             population.report(self.round_callback, round_)
-            stalled = 0 if added else stalled + 1
             round_ += 1
         return population.best_codes(max_len), population.calls()
 
-    def first_guesses(self, vectors: torch.Tensor, greedy) -> tuple[list[int], torch.Tensor]:
+    def first_guesses(self, vectors: torch.Tensor) -> tuple[list[int], torch.Tensor, torch.Tensor]:
         """Round 0: greedy decodes at the length head's most likely lengths, one per quarter of
         the budget (at most FIRST_LENGTHS): a wrong length is what a rewrite mends worst.
-        -> (vector of each row, codes)"""
+        -> (vector of each row, codes, confidence of each token)"""
         B, model = vectors.shape[0], self.inverter.model
         k = max(1, min(FIRST_LENGTHS, self.sampling.encoder_budget // 4))
+        greedy = replace(self.sampling, strategy="confidence")
         if k == 1 or not model.config.length_head:
-            return list(range(B)), self.inverter.generate(vectors, greedy)
-        lengths = model.predict_length(vectors).topk(k, dim=-1).indices + 1            # (B, k)
-        rows = torch.arange(B).repeat_interleave(k)
-        return rows.tolist(), self.inverter.generate(vectors[rows], greedy, lengths=lengths.reshape(-1))
+            rows, lengths = torch.arange(B), None
+        else:
+            rows = torch.arange(B).repeat_interleave(k)
+            lengths = (model.predict_length(vectors).topk(k, dim=-1).indices + 1).reshape(-1)
+        sampler = make_sampler(greedy)
+        codes = self.inverter.denoise(vectors[rows], self.inverter.blank(vectors[rows], greedy, lengths),
+                                      sampler, greedy.steps)
+        return rows.tolist(), codes, sampler.confidence
 
-    def plan(self, population: Population, explore: bool) -> list[tuple]:
-        """This round's rewrites: (vector, hypothesis, canvas length, greedy?) for each vector
-        with budget left, at most as many as its budget allows. After a round that found
-        nothing new (`explore`) every rewrite is sampled."""
-        max_len, plan = self.corrector.model.config.max_len, []
-        for b in range(len(population.seen)):
+    def fill(self, vectors: torch.Tensor, rows: list[Proposal], greedy: bool, seed: int):
+        """The corrector fills the canvases of `rows`, reading each one's hypothesis and its
+        embedding, with its own decoding defaults (its sampling.json) at the steps, temperature
+        and seed asked for. -> codes (n, L), confidence (n, L)"""
+        sampling = replace(self.corrector.sampling, strategy="confidence" if greedy else "euler",
+                           steps=self.sampling.steps, temperature=self.sampling.temperature, seed=seed)
+        device = vectors.device
+        index = torch.tensor([p.vector for p in rows], device=device)
+        canvas = pad_rows([p.canvas for p in rows], device)
+        sampler = make_sampler(sampling)
+        codes = self.corrector.denoise(
+            vectors[index], canvas, sampler, sampling.steps,
+            hypothesis=pad_rows([p.hypothesis.codes for p in rows], device),
+            hypothesis_vectors=torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).to(vectors))
+        kept = torch.zeros(canvas.shape, device=device)
+        for r, p in enumerate(rows):
+            kept[r, :len(p.confidence)] = torch.tensor(p.confidence)
+        confidence = torch.where(canvas == MASK, sampler.confidence, kept)
+        return codes, confidence
+
+    def plan(self, population: Population, active: list[int], stalled: list[int]) -> list[Proposal]:
+        """This round's proposals for each `active` vector, at most as many as its budget
+        allows: the beam's members in turn, each taking the next of VARIANTS. Greedy once per
+        beam (again they would only repeat themselves), then sampled, as they are for a vector
+        whose last round brought nothing new."""
+        plan = []
+        for b in active:
             n = min(self.sampling.candidates, population.remaining(b))
             beam = population.best(b, self.sampling.beam)
-            for j in range(max(0, n)):
-                member, variant = beam[j % len(beam)], j // len(beam)
-                shift = LENGTH_SHIFTS[variant % len(LENGTH_SHIFTS)]
-                length = min(max_len, max(1, len(member.codes) + shift))
-                plan.append((b, member, length, variant < len(LENGTH_SHIFTS) and not explore))
+            texts = tuple(c.text for c in beam)
+            greedy = stalled[b] == 0 and texts != self.rewritten[b]
+            if greedy:
+                self.rewritten[b] = texts
+            for j in range(n):
+                member, variant = beam[j % len(beam)], VARIANTS[(j // len(beam)) % len(VARIANTS)]
+                plan.append(self.propose(b, member, variant, greedy=greedy))
         return plan
+
+    def propose(self, b: int, member: Candidate, variant: tuple, greedy: bool) -> Proposal:
+        kind, amount = variant
+        tokens = list(member.codes)
+        if kind == "rewrite":
+            length = min(self.corrector.model.config.max_len, max(1, len(tokens) + amount))
+            return Proposal(b, member, [MASK] * length, [0.0] * length, greedy)
+        conf = list(member.confidence) or [1.0] * len(tokens)
+        score = torch.tensor(conf).clamp(min=1e-6).log()
+        score = score - EDIT_NOISE * torch.empty(len(conf)).exponential_(generator=self.generator).log()
+        again = set(score.argsort()[:max(1, round(len(tokens) * amount))].tolist())
+        return Proposal(b, member, [MASK if i in again else t for i, t in enumerate(tokens)],
+                        [0.0 if i in again else c for i, c in enumerate(conf)], greedy)
 
 
 __all__ = ["Correction"]
