@@ -121,6 +121,23 @@ def test_an_edit_masks_the_least_confident_tokens_and_a_rewrite_can_change_the_l
         assert rewrite.canvas == [MASK] * (len(tokens) + shift) and not rewrite.greedy
 
 
+def test_greedy_proposals_are_made_once_per_beam_then_sampled(correcting, tiny_data, encoder):
+    from unembed.sampling.correct import Correction
+    from unembed.sampling.guided import Population
+    texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
+    vectors = torch.from_numpy(encoder.encode(texts))
+    sampling = correcting.sampling_with(strategy="correct", encoder_budget=20, candidates=4)
+    correction = Correction(correcting, correcting.corrector, sampling, encoder)
+    correction.rewritten = [None, None]
+    population = Population(encoder, vectors.numpy(), 20, correcting.vocab, vectors.shape[1])
+    population.add(*correction.first_guesses(vectors))
+    first = correction.plan(population, [0, 1], [0, 0])
+    assert len(first) == 8 and all(p.greedy for p in first)
+    again = correction.plan(population, [0, 1], [0, 0])       # the same beams: greedy would repeat
+    assert len(again) == 8 and not any(p.greedy for p in again)
+    assert [p.vector for p in correction.plan(population, [1], [0, 0])] == [1] * 4   # only active vectors
+
+
 def test_an_encoder_given_as_a_function_is_called_within_the_budget(correcting, tiny_data, encoder):
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:3]
     vectors = encoder.encode(texts)
