@@ -26,7 +26,7 @@ import torch
 
 from ..codes import MASK
 from . import make_sampler
-from .guided import Candidate, Population, RoundCallback, pad_rows
+from .guided import Candidate, Population, RoundCallback, least_confident, pad_rows
 
 # what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit
 # that masks this share of the hypothesis's tokens again
@@ -144,9 +144,7 @@ class Correction:
             length = min(self.corrector.model.config.max_len, max(1, len(tokens) + amount))
             return Proposal(b, member, [MASK] * length, [0.0] * length, greedy)
         conf = list(member.confidence) or [1.0] * len(tokens)
-        score = torch.tensor(conf).clamp(min=1e-6).log()
-        score = score - EDIT_NOISE * torch.empty(len(conf)).exponential_(generator=self.generator).log()
-        again = set(score.argsort()[:max(1, round(len(tokens) * amount))].tolist())
+        again = least_confident(conf, amount, EDIT_NOISE, self.generator)
         return Proposal(b, member, [MASK if i in again else t for i, t in enumerate(tokens)],
                         [0.0 if i in again else c for i, c in enumerate(conf)], greedy)
 

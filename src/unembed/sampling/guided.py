@@ -116,10 +116,21 @@ class Population:
         return out
 
 
+def least_confident(confidence: list[float], share: float, noise: float,
+                    generator: torch.Generator) -> set[int]:
+    """The positions to mask again: the `share` of a text's tokens (at least one) of lowest
+    confidence, with Gumbel noise of scale `noise` on the log-confidence, so that repeated
+    picks from the same text differ."""
+    score = torch.tensor(confidence).clamp(min=1e-6).log()
+    score = score - noise * torch.empty(len(confidence)).exponential_(generator=generator).log()
+    return set(score.argsort()[:max(1, round(len(confidence) * share))].tolist())
+
+
 def pad_rows(rows: list[list[int]], device=None) -> torch.Tensor:
     """Codes of unequal length as (n, longest), PAD after each."""
     longest = max(1, max(len(r) for r in rows))
     return torch.tensor([r + [PAD] * (longest - len(r)) for r in rows], dtype=torch.long, device=device)
 
 
-__all__ = ["CallableEncoder", "Candidate", "Population", "RoundCallback", "as_encoder", "pad_rows"]
+__all__ = ["CallableEncoder", "Candidate", "Population", "RoundCallback", "as_encoder", "least_confident",
+           "pad_rows"]

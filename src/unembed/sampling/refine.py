@@ -19,7 +19,7 @@ import torch
 
 from ..codes import MASK
 from . import make_sampler
-from .guided import Population, RoundCallback, pad_rows
+from .guided import Population, RoundCallback, least_confident, pad_rows
 
 SHARES = (0.15, 0.3, 0.5)   # shares of the text masked again, cycled over the candidates
 STEER = (0.0, 1.0)          # how far candidates are pushed from the best text's embedding
@@ -111,11 +111,7 @@ class Refinement:
                 elif j % 4 == 2 and n > 1:           # one position less: drop the least confident
                     at = int(np.argmin(conf))
                     tokens, conf = tokens[:at] + tokens[at + 1:], conf[:at] + conf[at + 1:]
-                noise = 0.0 if j == 0 else 0.5
-                score = torch.tensor(conf).clamp(min=1e-6).log()
-                score = score - noise * torch.empty(len(conf)).exponential_(generator=self.generator).log()
-                k = max(1, round(len(tokens) * SHARES[j % len(SHARES)]))
-                again = set(score.argsort()[:k].tolist())
+                again = least_confident(conf, SHARES[j % len(SHARES)], 0.0 if j == 0 else 0.5, self.generator)
                 rows.append([MASK if p in again else t for p, t in enumerate(tokens)])
                 confs.append(conf)
         codes = pad_rows(rows, device)
