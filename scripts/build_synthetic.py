@@ -288,12 +288,15 @@ def write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None) -> None:
-    """Write raw/NNNNN.jsonl for every batch not yet written."""
+def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None,
+             batches: range | None = None) -> None:
+    """Write raw/NNNNN.jsonl for every batch not yet written (of `batches`, default all). Batch k
+    is the same wherever it is made, so machines can share the work by ranges."""
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    batches = -(-cfg.texts // cfg.batch_size)
-    todo = [b for b in range(batches) if not (raw / f"{b:05d}.jsonl").exists()]
+    every = range(-(-cfg.texts // cfg.batch_size))
+    todo = [b for b in (batches if batches is not None else every)
+            if b in every and not (raw / f"{b:05d}.jsonl").exists()]
     if not todo:
         return
     generator = generator or Generator(cfg.threads)
@@ -401,15 +404,19 @@ def main(argv=None):
     for field in dataclasses.fields(SyntheticConfig):
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
     parser.add_argument("--filter-only", action="store_true", help="only re-filter the raw batches written so far")
+    parser.add_argument("--batches", default="", metavar="A:B",
+                        help="generate only batches A to B-1 (to share the work between machines)")
     args = parser.parse_args(argv)
     cfg = SyntheticConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SyntheticConfig)})
     try:
         cfg.validate()
+        first, _, last = args.batches.partition(":")
+        batches = range(int(first or 0), int(last)) if args.batches else None
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc} (--batches takes A:B, two batch numbers)", file=sys.stderr)
         sys.exit(2)
     if not args.filter_only:
-        generate(cfg, args.out)
+        generate(cfg, args.out, batches=batches)
     stats = filter_all(cfg, args.out)
     print(f"{stats['kept']} texts kept of {stats['pieces']} pieces from {stats['generated']} generations "
           f"({stats['survival (kept pieces / pieces)']:.1%}); held out: {', '.join(HELDOUT)}")

