@@ -24,7 +24,8 @@ def test_invert_round_trip_json(model, tiny_data):
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert [r["text"] for r in results] == [text, "Another sentence here."]
-    assert set(results[0]) == {"text", "reconstruction", "cosine", "token_accuracy", "encoder_calls"}
+    assert set(results[0]) == {"text", "reconstruction", "cosine", "token_accuracy", "encoder_calls", "warning"}
+    assert results[0]["warning"] is None
     assert results[0]["encoder_calls"] == 0
     assert results[0]["reconstruction"] == text and results[0]["token_accuracy"] == 1.0
     assert results[0]["cosine"] > 0.99
@@ -51,7 +52,24 @@ def test_eval_prints_the_metrics(model, tiny_data, tmp_path):
     for key in ("n", "token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "seconds"):
         assert key in result
     assert result["n"] == 10 and result["token_accuracy"] > 0.5 and result["bleu"] > 30
+    assert result["cosine"] > result["cosine_floor"] and result["unsupported_texts"] == 0
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 10
+
+
+def test_text_in_a_script_the_vocabulary_lacks_is_said_not_hidden(model, tiny_data, tmp_path):
+    arabic = ["مرحبا بكم في المكتبة القديمة", "الكتاب على الطاولة في الغرفة", "ذهبت إلى السوق لشراء الخبز"]
+    done = run_cli("invert", arabic[0], "--model", model)
+    assert one_readable_line(done) and "Arabic" in done.stderr and "vocabulary" in done.stderr
+    english = (tiny_data / "train.txt").read_text().splitlines()[0]
+    done = run_cli("invert", english + " 오래된", "--model", model, "--json")  # a little: said, then inverted
+    assert done.returncode == 0 and "warning" in done.stderr and "Hangul" in done.stderr
+    assert "Hangul" in json.loads(done.stdout)[0]["warning"]
+    (tmp_path / "ar.txt").write_text("\n".join(arabic) + "\n")
+    done = run_cli("eval", tmp_path / "ar.txt", "--model", model, "-q")
+    result = json.loads(done.stdout)
+    assert result["unsupported_texts"] == 3 and result["unsupported_scripts"] == ["Arabic"]
+    references = [e["reference"] for e in result["examples"]]  # cut to 16 tokens, in the text's own letters
+    assert result["token_f1"] == 0 and all(r and a.startswith(r) for r, a in zip(references, arabic))
 
 
 def test_help_gives_the_shipped_models_decoding_defaults_and_output_flags_agree(capsys):

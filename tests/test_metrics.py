@@ -36,3 +36,15 @@ def test_names_and_numbers_recovered_share_of_the_reference():
     assert recovered_share(ref, ref, NAME) == recovered_share(ref, ref, NUMBER) == 1.0
     assert recovered_share("no names or numbers here", hyp, NAME) is None
     assert recovered_share("We saw Paris and Paris", "Paris", NAME) == 0.5  # counted with multiplicity
+
+
+def test_cosine_floor_is_the_mean_cosine_of_different_rows():
+    from unembed.eval.metrics import cosine_floor
+    assert cosine_floor(np.eye(4)) == 0.0                      # orthogonal: unrelated pairs at 0
+    assert abs(cosine_floor(np.ones((3, 5)) * [[1], [2], [3]]) - 1.0) < 1e-9  # one direction: 1
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(1, 64)) * 3                      # an anisotropic cloud
+    cloud = shared + rng.normal(size=(600, 64))
+    exact, sampled = cosine_floor(cloud, pairs=10 ** 6), cosine_floor(cloud, pairs=20_000)
+    assert 0.5 < exact < 0.99 and abs(exact - sampled) < 0.01   # many rows: drawn pairs, same mean
+    assert cosine_floor(cloud[:1]) is None

@@ -78,6 +78,9 @@ def test_stream_reports_every_step_and_the_final_scores(live_server, sentences):
     assert sum(d["states"].count("new") for d in steps) >= n  # each position revealed at least once
     done = events[-1][1]
     assert done["text"] == sentences[0] and done["token_accuracy"] == 1.0 and done["cosine"] > 0.99
+    assert done["warning"] is None
+    status, text, _ = call(live_server, "/v1/invert/stream", {"text": "오래된 도서관은 지하에", "steps": 4})
+    assert status == 200 and "Hangul" in sse(text)[-1][1]["warning"]  # said, not hidden
     assert "".join(done["tokens"]) == sentences[0] and done["reference_tokens"] == done["tokens"]
 
 

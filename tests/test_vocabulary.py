@@ -41,3 +41,21 @@ def test_save_and_load(tmp_path):
     vocab.save(tmp_path)
     again = Vocabulary.load(tmp_path)
     assert np.array_equal(again.encode(texts, 32), vocab.encode(texts, 32))
+
+
+def test_cut_keeps_the_texts_own_characters_up_to_the_last_kept_token():
+    vocab, texts = make_vocab()
+    long_text = " ".join(texts[:4])
+    cut = vocab.cut(long_text, 12)
+    assert long_text.startswith(cut) and len(vocab.tokenize([cut])[0]) == 12
+    arabic = "مرحبا بكم في المكتبة"
+    assert vocab.cut(arabic, 64) == arabic  # kept as written, never replaced by <unk>
+
+
+def test_characters_outside_the_vocabulary_are_found_with_their_script():
+    vocab, texts = make_vocab()
+    assert vocab.unsupported(texts[0]) is None and vocab.warning(texts[0]) is None
+    found = vocab.unsupported("The cat sat 오래된 도서관")
+    assert found == {"characters": 6, "of": 15, "scripts": ["Hangul"]}
+    assert "6 of its 15 characters (Hangul) are outside" in vocab.warning("The cat sat 오래된 도서관")
+    assert vocab.unsupported("مرحبا")["scripts"] == ["Arabic"]

@@ -99,6 +99,13 @@ def cmd_invert(args) -> None:
         return
     if not args.texts:
         raise UnembedError("give a text to invert, or --vectors FILE")
+    for i, text in enumerate(args.texts):  # a text the vocabulary cannot write is said, not hidden
+        found = inverter.vocab.unsupported(text)
+        if found and found["characters"] * 2 > found["of"]:
+            raise UnembedError(f"text {i + 1} is mostly in {', '.join(found['scripts'])}: "
+                               f"{inverter.vocab.warning(text)}; use an inverter trained on that script")
+        if found:
+            print(f"unembed: warning: text {i + 1}: {inverter.vocab.warning(text)}", file=sys.stderr)
     results = inverter.invert_texts(args.texts, batch_size=args.batch_size, **_sampling_overrides(args),
                                     show_progress=not args.quiet and len(args.texts) > args.batch_size)
     if args.json:

@@ -298,5 +298,6 @@ class Inverter:
         L = self.model.config.max_len
         scores = score_rows(self.vocab, L, [reference_of(self.vocab, t, L) for t in texts], reconstructions)
         return [{"text": t, "reconstruction": d["reconstruction"], "cosine": float(c),
-                 "token_accuracy": s["token_accuracy"], "encoder_calls": d["encoder_calls"]}
+                 "token_accuracy": s["token_accuracy"], "encoder_calls": d["encoder_calls"],
+                 "warning": self.vocab.warning(t)}  # None, or what of the text cannot be written
                 for t, d, c, s in zip(texts, details, cosine_rows(targets, again), scores)]

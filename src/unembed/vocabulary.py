@@ -7,6 +7,7 @@ specials. `ids` (tokenizer space) and `codes` (model space) are kept apart by na
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,22 @@ def load_tokenizer(spec: str) -> Tokenizer:
                            f"or a model name reachable on the hub ({type(exc).__name__})") from exc
 
 
+# the first word of a character's Unicode name that names its script, where it is not the script
+SCRIPT_NAMES = {"CJK": "Han", "HIRAGANA": "Kana", "KATAKANA": "Kana", "HANGUL": "Hangul"}
+
+
+def script_of(ch: str) -> str:
+    """A character's script as Unicode names it ('Arabic', 'Han', 'Hangul'); 'Other' for
+    symbols and unnamed characters."""
+    name = unicodedata.name(ch, "")
+    first = name.split(" ")[0] if name else ""
+    if first in SCRIPT_NAMES:
+        return SCRIPT_NAMES[first]
+    if not ch.isalpha() or not first:
+        return "Other"
+    return first.title()
+
+
 class Vocabulary:
     """Tokenizer + map between tokenizer ids and compact model codes."""
 
@@ -128,6 +145,55 @@ class Vocabulary:
             text = self.tokenizer.decode(ids[:max_len], skip_special_tokens=False)
             ids = self.tokenize([text])[0]
         return text, ids[:max_len]
+
+    def cut(self, text: str, max_len: int) -> str:
+        """The original text up to the end of its `max_len`-th token: what an inverter of that
+        length could write back, in the text's own characters (none replaced by <unk>)."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(encoding.ids) <= max_len:
+            return text.strip()
+        return text[:encoding.offsets[max_len - 1][1]].strip()
+
+    def unknown(self, text: str) -> str:
+        """The characters of `text` (spaces aside) that no model code can write: those the
+        tokenizer maps to its unknown token or to ids outside the kept vocabulary."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        if not len(ids):
+            return ""
+        missing = np.ones(len(ids), dtype=bool)
+        inside = ids < len(self._code_of_id)
+        missing[inside] = self._code_of_id[ids[inside]] == UNK
+        missing |= ids == self._tokenizer_unk()
+        spans = sorted({encoding.offsets[i] for i in np.flatnonzero(missing)})
+        return "".join(ch for start, end in spans for ch in text[start:end] if not ch.isspace())
+
+    def _tokenizer_unk(self) -> int:
+        """The tokenizer's own unknown-token id (-1 if it has none, as a byte-level BPE)."""
+        if not hasattr(self, "_unk_id"):
+            model = json.loads(self.tokenizer.to_str())["model"]
+            unk = model.get("unk_id") if model.get("type") == "Unigram" else (
+                self.tokenizer.token_to_id(model["unk_token"]) if model.get("unk_token") else None)
+            self._unk_id = -1 if unk is None else int(unk)
+        return self._unk_id
+
+    def warning(self, text: str) -> str | None:
+        """One sentence saying what of `text` this vocabulary cannot write; None if nothing."""
+        found = self.unsupported(text)
+        if found is None:
+            return None
+        n, scripts = found["characters"], ", ".join(found["scripts"])
+        return (f"{n} of its {found['of']} characters ({scripts}) {'is' if n == 1 else 'are'} outside the "
+                f"model's vocabulary, so {'it' if n == 1 else 'they'} cannot be recovered")
+
+    def unsupported(self, text: str) -> dict | None:
+        """None when the vocabulary can write every character of `text`; else how much of it it
+        cannot, and in which scripts: {'characters': n, 'of': total, 'scripts': [...]}."""
+        missing = self.unknown(text)
+        if not missing:
+            return None
+        total = sum(not ch.isspace() for ch in text)
+        return {"characters": len(missing), "of": total, "scripts": sorted({script_of(ch) for ch in missing})}
 
     # --- tokenizer ids <-> model codes ------------------------------------------------
     def encode(self, texts: list[str], max_len: int) -> np.ndarray:
@@ -185,5 +251,5 @@ class Vocabulary:
         return cls(tokenizer, kept)
 
 
-__all__ = ["MASK", "PAD", "UNK", "SPECIALS", "VOCAB_FILE", "TOKENIZER_FILE", "Vocabulary", "train_bpe",
+__all__ = ["MASK", "PAD", "UNK", "SPECIALS", "VOCAB_FILE", "TOKENIZER_FILE", "Vocabulary", "script_of", "train_bpe",
            "load_tokenizer", "prune_unigram"]

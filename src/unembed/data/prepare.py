@@ -39,7 +39,7 @@ def _wait_for(path: Path, what: str, timeout: float = 24 * 3600) -> None:
 
 
 def _truncate_all(vocab: Vocabulary, texts: list[str], max_len: int) -> list[str]:
-    """Texts cut to max_len tokens and re-decoded (eval's rule), so the vector is of the
+    """Texts cut after their max_len-th token (eval's rule), so the vector is of the
     recoverable text."""
     out = []
     for text, ids in zip(texts, vocab.tokenize(texts)):

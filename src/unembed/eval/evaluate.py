@@ -3,11 +3,14 @@ for what a reconstruction is scored against (`reference_of`) and the one scorer 
 `score`) serve the CLI, the API's stream, training's evaluation and the audit alike."""
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
 from . import metrics
+
+logger = logging.getLogger(__name__)
 
 
 def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: int = 64,
@@ -24,8 +27,16 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
                                        steps=steps, **sampling)
     invert_seconds = time.perf_counter() - invert_start
     hypotheses = [d["reconstruction"] for d in details]
+    unsupported = [u for u in map(inverter.vocab.unsupported, references) if u]
+    if unsupported:
+        logger.warning("%d of %d texts hold characters outside the model's vocabulary (%s); they are "
+                       "scored as missed", len(unsupported), len(texts),
+                       ", ".join(sorted({s for u in unsupported for s in u["scripts"]})))
     return {"n": len(texts), "strategy": used.strategy, "steps": used.steps,
             **score(inverter, references, hypotheses, targets, inverter.encoder, batch_size, bleu_tokenize),
+            # texts with characters no model code can write, and those characters' scripts
+            "unsupported_texts": len(unsupported),
+            "unsupported_scripts": sorted({s for u in unsupported for s in u["scripts"]}),
             "encoder_calls": int(sum(d["encoder_calls"] for d in details)),  # made by the decoder
             "invert_seconds": invert_seconds,
             "seconds": time.perf_counter() - start,
@@ -34,9 +45,10 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
 
 
 def reference_of(vocab, text: str, max_len: int) -> str:
-    """What a reconstruction of `text` is scored against: its first `max_len` tokens, re-decoded
-    (the most any inverter of that length can write back)."""
-    return vocab.truncate(text, max_len)[0].strip()
+    """What a reconstruction of `text` is scored against: the text up to the end of its
+    `max_len`-th token (the most any inverter of that length can write back), in its own
+    characters: one the vocabulary cannot write stays, and counts as missed."""
+    return vocab.cut(text, max_len)
 
 
 def score_rows(vocab, max_len: int, references: list[str], hypotheses: list[str]) -> list[dict]:
@@ -57,15 +69,19 @@ def score(inverter, references: list[str], hypotheses: list[str], targets: np.nd
     names = [metrics.recovered_share(r, h, metrics.NAME) for r, h in zip(references, hypotheses)]
     numbers = [metrics.recovered_share(r, h, metrics.NUMBER) for r, h in zip(references, hypotheses)]
     rows = score_rows(inverter.vocab, inverter.model.config.max_len, references, hypotheses)
-    cosine = None
+    cosine = floor = None
     if encoder is not None and targets is not None:
         again = encoder.encode(hypotheses, batch_size=batch_size)
         cosine = float(np.mean(metrics.cosine_rows(targets, again)))
+        floor = metrics.cosine_floor(targets)
     return {
         **{key: float(np.mean([row[key] for row in rows])) for key in ("token_accuracy", "token_f1")},
         "bleu": metrics.bleu(references, hypotheses, bleu_tokenize),
         "exact_match": float(np.mean([row["exact_match"] for row in rows])),
         "cosine": cosine,
+        # the mean cosine of unrelated pairs (two different texts' vectors): what the cosine of a
+        # reconstruction that recovered nothing is near, high for anisotropic encoders (e5, Gemma)
+        "cosine_floor": floor,
         # capitalised words and digit strings of the reference found in the reconstruction,
         # over the texts that have any (how many: the *_texts keys)
         "name_recovery": metrics.mean_defined(names),

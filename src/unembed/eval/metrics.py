@@ -55,11 +55,27 @@ def recovered_share(reference: str, hypothesis: str, pattern: re.Pattern) -> flo
     return sum(found.values()) / sum(wanted.values())
 
 
+def cosine_floor(vectors: np.ndarray, pairs: int = 100_000, seed: int = 0) -> float | None:
+    """Mean cosine of unrelated pairs: row i against row j != i of (N, D) vectors of different
+    texts; all pairs up to `pairs`, else that many drawn (seeded). None for fewer than 2 rows."""
+    n = len(vectors)
+    if n < 2:
+        return None
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if n * (n - 1) <= pairs:
+        sims = unit @ unit.T
+        return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, pairs)
+    j = (i + rng.integers(1, n, pairs)) % n  # never i itself
+    return float(np.mean(np.sum(unit[i] * unit[j], axis=1)))
+
+
 def mean_defined(values) -> float | None:
     """Mean over the values that are not None; None if all are."""
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
 
 
-__all__ = ["NAME", "NUMBER", "CAPITALISED", "bleu", "cosine_rows", "exact_match", "mean_defined", "recovered_share",
+__all__ = ["NAME", "NUMBER", "CAPITALISED", "bleu", "cosine_floor", "cosine_rows", "exact_match", "mean_defined", "recovered_share",
            "token_accuracy", "token_f1"]

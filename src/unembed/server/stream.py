@@ -106,5 +106,6 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
             ref_codes = vocab.encode([done["reference"]], L)[0]
             done["reference_tokens"] = vocab.pieces(ref_codes[ref_codes != PAD])
             done["token_accuracy"] = score_rows(vocab, L, [done["reference"]], [text])[0]["token_accuracy"]
+            done["warning"] = vocab.warning(reference)
         yield "done", done
         return

@@ -128,6 +128,8 @@ function showResult(done, start) {
     $("recovered").textContent = done.text;
   }
   $("recovered").dataset.text = done.text;
+  $("warning").textContent = done.warning ? `This text: ${done.warning}.` : "";  // a script the model cannot write
+  show($("warning"), Boolean(done.warning));
   show($("result"), true);
   $("result").dataset.done = "true";
 }
