@@ -179,7 +179,9 @@ def test_bad_stores_fail_in_one_line_with_exit_2(stores, postgres, tiny_run, tmp
     chroma = next(uri for uri in stores if uri.startswith("chroma:"))
     faiss_uri = next(uri for uri in stores if uri.startswith("faiss:"))
     folder = stores[chroma]
+    np.save(tmp_path / "narrow.npy", np.random.default_rng(0).normal(size=(30, 16)).astype(np.float32))
     cases = [
+        (str(tmp_path / "narrow.npy"), "16 dimensions"),  # another encoder's width: align is suggested
         (f"chroma:{tmp_path / 'nowhere'}#docs", "not a Chroma folder"),
         (chroma.replace("#docs", "#nope"), "no collection 'nope'"),
         (chroma.replace("#docs", "#empty"), "empty"),
