@@ -25,7 +25,7 @@ import unembed
 from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate
 
-KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine")
+KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "cosine_floor")
 
 
 def sample(path: str, n: int, seed: int = 0, lines: str = ":", seen: frozenset = frozenset()) -> list[str]:
@@ -85,11 +85,12 @@ def main():
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if v is not None)}
     (out / f"results-{name}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    table = ["| set | n | steps | BLEU | token F1 | exact match | cosine | token accuracy | seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    table = ["| set | n | steps | BLEU | token F1 | exact match | cosine | cosine floor | token accuracy | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         table.append(f"| {r['set']} | {r['n']} | {r['steps']} | {r['bleu']:.1f} | {r['token_f1']:.1%} | "
-                     f"{r['exact_match']:.1%} | {r['cosine']:.3f} | {r['token_accuracy']:.1%} | {r['seconds']:.0f} |")
+                     f"{r['exact_match']:.1%} | {r['cosine']:.3f} | {r['cosine_floor']:.3f} | {r['token_accuracy']:.1%} | "
+                     f"{r['seconds']:.0f} |")
     lines = [f"# Results: `{name}`", "", f"Measured by `{meta['command']}` on {meta['date']} "
              f"({meta['threads']} CPU threads, {meta['precision']} matrix products), up to {args.n} texts per set "
              "(n: how many a set had).", "", *table]

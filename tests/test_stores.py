@@ -128,6 +128,7 @@ def test_every_store_reads_back_what_was_stored_in_order(stores, postgres, colle
         assert first.texts == texts[:30] and first.rows_in_store == N, uri
 
 
+@pytest.mark.slow
 def test_audit_of_each_store_equals_the_audit_of_its_vectors_as_npy(stores, postgres, collection, tiny_run,
                                                                    tmp_path, capsys):
     texts, vectors = collection

@@ -98,7 +98,7 @@ def cmd_invert(args) -> None:
             print("\n".join(r["reconstruction"] for r in results))
         return
     if not args.texts:
-        raise UnembedError("give a text to invert, or --vectors FILE")
+        raise UnembedError("give a text to invert, --vectors FILE or --store URI")
     for i, text in enumerate(args.texts):  # a text the vocabulary cannot write is said, not hidden
         found = inverter.vocab.unsupported(text)
         if found and found["characters"] * 2 > found["of"]:
