@@ -59,3 +59,5 @@ def test_characters_outside_the_vocabulary_are_found_with_their_script():
     assert found == {"characters": 6, "of": 15, "scripts": ["Hangul"]}
     assert "6 of its 15 characters (Hangul) are outside" in vocab.warning("The cat sat 오래된 도서관")
     assert vocab.unsupported("مرحبا")["scripts"] == ["Arabic"]
+    rare = "Zebras quizzically juxtapose xylophones"  # letters it lacks, of a script it writes: a miss,
+    assert vocab.unknown(rare) and vocab.unsupported(rare) is None  # not an unsupported text

@@ -93,7 +93,11 @@ def load_tokenizer(spec: str) -> Tokenizer:
 
 
 # the first word of a character's Unicode name that names its script, where it is not the script
-SCRIPT_NAMES = {"CJK": "Han", "HIRAGANA": "Kana", "KATAKANA": "Kana", "HANGUL": "Hangul"}
+SCRIPT_NAMES = {"CJK": "Han", "IDEOGRAPHIC": "Han", "HIRAGANA": "Kana", "KATAKANA": "Kana",
+                "KATAKANA-HIRAGANA": "Kana", "HANGUL": "Hangul"}
+
+
+COVERED = 20  # pieces of a script that a vocabulary needs before it counts as writing that script
 
 
 def script_of(ch: str) -> str:
@@ -186,12 +190,28 @@ class Vocabulary:
         return (f"{n} of its {found['of']} characters ({scripts}) {'is' if n == 1 else 'are'} outside the "
                 f"model's vocabulary, so {'it' if n == 1 else 'they'} cannot be recovered")
 
+    def scripts(self) -> set[str]:
+        """The scripts this vocabulary writes: those of at least COVERED of its pieces (a piece
+        counts for the script of its first letter)."""
+        if not hasattr(self, "_scripts"):
+            counts: dict[str, int] = {}
+            for i in self.kept_ids:
+                letter = next((ch for ch in self.tokenizer.decode([int(i)]) if ch.isalpha()), None)
+                if letter is not None:
+                    counts[script_of(letter)] = counts.get(script_of(letter), 0) + 1
+            self._scripts = {script for script, n in counts.items() if n >= COVERED}
+        return self._scripts
+
     def unsupported(self, text: str) -> dict | None:
-        """None when the vocabulary can write every character of `text`; else how much of it it
-        cannot, and in which scripts: {'characters': n, 'of': total, 'scripts': [...]}."""
-        missing = self.unknown(text)
-        if not missing:
+        """None when every letter of `text` that the vocabulary cannot write is of a script it
+        writes (a rare letter of a known script is only a miss); else how many letters are of
+        the scripts it lacks, of all characters, and those scripts: {'characters', 'of', 'scripts'}."""
+        lacking = {script_of(ch) for ch in self.unknown(text) if ch.isalpha()} - self.scripts()
+        if not lacking:
             return None
+        # every letter of such a script counts: the few byte pieces a vocabulary may hold of it
+        # do not make it able to write that script
+        missing = [ch for ch in text if ch.isalpha() and script_of(ch) in lacking]
         total = sum(not ch.isspace() for ch in text)
         return {"characters": len(missing), "of": total, "scripts": sorted({script_of(ch) for ch in missing})}
 

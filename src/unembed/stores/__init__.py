@@ -27,10 +27,6 @@ URI_FORMS = {
 }
 
 
-def uri_help() -> str:
-    return "; ".join(f"{form}: {what}" for form, (what, _, _) in URI_FORMS.items())
-
-
 def _needs(form: str) -> None:
     what, extra, modules = URI_FORMS[form]
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
@@ -88,4 +84,4 @@ def read_store(uri: str, cfg: StoreConfig | None = None, limit: int = 0,
 
 
 __all__ = ["Store", "StoredVectors", "URI_FORMS", "check_fit", "choose", "open_store", "read",
-           "read_store", "same_encoder", "uri_help"]
+           "read_store", "same_encoder"]
