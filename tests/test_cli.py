@@ -56,6 +56,7 @@ def test_eval_prints_the_metrics(model, tiny_data, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 10
 
 
+@pytest.mark.slow
 def test_text_in_a_script_the_vocabulary_lacks_is_said_not_hidden(model, tiny_data, tmp_path):
     arabic = ["مرحبا بكم في المكتبة القديمة", "الكتاب على الطاولة في الغرفة", "ذهبت إلى السوق لشراء الخبز"]
     done = run_cli("invert", arabic[0], "--model", model)

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import SENTENCES
 
+# real stores and a real PostgreSQL take ~20 s to build: CI runs these (`-m "slow or not slow"`)
+pytestmark = pytest.mark.slow
 N = 200
 
 
@@ -128,7 +130,6 @@ def test_every_store_reads_back_what_was_stored_in_order(stores, postgres, colle
         assert first.texts == texts[:30] and first.rows_in_store == N, uri
 
 
-@pytest.mark.slow
 def test_audit_of_each_store_equals_the_audit_of_its_vectors_as_npy(stores, postgres, collection, tiny_run,
                                                                    tmp_path, capsys):
     texts, vectors = collection
