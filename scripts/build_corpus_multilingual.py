@@ -1,6 +1,7 @@
-"""Build the multilingual corpus (10 languages) from Debian packages that install offline.
+"""Build the multilingual corpus (23 languages, 7 scripts) from Debian packages that install offline.
 
-    python scripts/build_corpus_multilingual.py --out data/corpus/multilingual
+    python scripts/build_corpus_multilingual.py --out data/corpus/multilingual            # the e5 model's 10
+    python scripts/build_corpus_multilingual.py --out data/corpus/gemma --languages all --per-language 4000
 
 For each language: LibreOffice help, man pages, fortunes and Bibles where Debian has them.
 Sentences are split by the language's punctuation, kept by length (5-40 words; Chinese and
@@ -37,9 +38,21 @@ SOURCES = {
     "ru": {"libreoffice": ["libreoffice-help-ru"], "manpages": ["manpages-ru"], "fortunes": ["fortunes-ru"]},
     "zh": {"libreoffice": ["libreoffice-help-zh-cn"], "manpages": ["manpages-zh"], "fortunes": ["fortunes-zh"]},
     "ja": {"libreoffice": ["libreoffice-help-ja"], "manpages": ["manpages-ja"]},
+    # the Gemma model's further languages: Latin, Greek, Hangul, Devanagari and Cyrillic scripts
+    **{lang: {"libreoffice": [f"libreoffice-help-{lang}"], "manpages": [f"manpages-{lang}"]}
+       for lang in ("cs", "da", "el", "fi", "hu", "id", "nl", "sv", "tr", "vi")},
+    "ko": {"libreoffice": ["libreoffice-help-ko"]},
+    "hi": {"libreoffice": ["libreoffice-help-hi"]},
+    "uk": {"manpages": ["manpages-uk"]},
 }
+E5_LANGUAGES = ["en", "de", "es", "fr", "it", "pl", "pt", "ru", "zh", "ja"]
+# A whole source per language is kept apart (OUT/heldout-source/LANG.txt) with --heldout-sources:
+# the smaller of two, so the model is measured on a kind of text it never read in that language.
+HELDOUT_SOURCE = {"en": "fortunes", "de": "fortunes", "es": "fortunes", "it": "fortunes", "pl": "fortunes",
+                  "ru": "fortunes", "zh": "fortunes", "fr": "manpages", "pt": "manpages", "ja": "manpages",
+                  **{lang: "manpages" for lang in ("cs", "da", "el", "fi", "hu", "id", "nl", "sv", "tr", "vi")}}
 CJK = {"zh", "ja"}
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]»]?\s+(?=[\"'(\[«¿¡]?\w)")
+SENTENCE_END = re.compile(r"(?<=[.!?।])[\"')\]»]?\s+(?=[\"'(\[«¿¡]?\w)")
 CJK_SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -52,7 +65,9 @@ def keep(sentence: str, language: str) -> bool:
         n = len(sentence.replace(" ", ""))
         return 8 <= n <= 80 and letters >= 0.6 * n
     n_words = len(sentence.split())
-    starts_well = sentence[0].isupper() or sentence[0] in "¿¡«\"("
+    first = sentence[0]
+    caseless = first.isalpha() and first.lower() == first.upper()  # Hangul, Devanagari: no capitals
+    starts_well = first.isupper() or caseless or first in "¿¡«\"("
     return 5 <= n_words <= 40 and starts_well and letters >= 0.6 * len(sentence)
 
 
@@ -117,15 +132,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/corpus/multilingual"))
     parser.add_argument("--debs", type=Path, default=None, help="reuse a folder of extracted packages")
-    parser.add_argument("--languages", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--languages", nargs="+", default=E5_LANGUAGES, choices=list(SOURCES) + ["all"])
     parser.add_argument("--per-language", type=int, default=24000, help="training texts per language (at most)")
     parser.add_argument("--heldout", type=int, default=300, help="held-out texts per language")
-    parser.add_argument("--parallel", type=int, default=1000, help="English-LANG pairs per language")
+    parser.add_argument("--heldout-sources", action="store_true",
+                        help="also keep one whole source per language apart (HELDOUT_SOURCE): OUT/heldout-source/")
+    parser.add_argument("--parallel", type=int, default=1000, help="English-LANG pairs per language (0 = none)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if "all" in args.languages:
+        args.languages = list(SOURCES)
     import py3langid  # pip install py3langid
     work = args.debs or Path(tempfile.mkdtemp(prefix="unembed-debs-"))
-    (args.out / "heldout").mkdir(parents=True, exist_ok=True)
+    for sub in ("heldout", "heldout-source"):
+        (args.out / sub).mkdir(parents=True, exist_ok=True)
     counts = {}
     for language in args.languages:
         seen, counts[language] = {}, {}
@@ -135,31 +155,41 @@ def main():
             for paragraph in paragraphs(kind, root):
                 for sentence in split_sentences(paragraph, language):
                     if sentence in seen:
-                        continue
-                    if py3langid.classify(sentence)[0] == language:
-                        seen[sentence] = kind
+                        seen[sentence].add(kind)
+                    elif py3langid.classify(sentence)[0] == language:
+                        seen[sentence] = {kind}
                         kept += 1
                     else:
                         foreign += 1
             counts[language][kind] = {"kept": kept, "other_language": foreign}
-        texts = sorted(seen)
+        apart = HELDOUT_SOURCE.get(language) if args.heldout_sources else None
+        # a sentence that also occurs in a trained source is trained text, never held-out-source text
+        source_texts = sorted(t for t, kinds in seen.items() if kinds == {apart})
+        texts = sorted(t for t, kinds in seen.items() if kinds != {apart})
         random.Random(args.seed).shuffle(texts)
+        random.Random(args.seed).shuffle(source_texts)
         heldout, train = texts[:args.heldout], texts[args.heldout:args.heldout + args.per_language]
-        for path, lines in ((args.out / "heldout" / f"{language}.txt", heldout), (args.out / f"{language}.txt", train)):
+        outputs = [(args.out / "heldout" / f"{language}.txt", heldout), (args.out / f"{language}.txt", train)]
+        if apart:
+            outputs.append((args.out / "heldout-source" / f"{language}.txt", source_texts[:args.heldout]))
+            counts[language]["heldout_source"] = {"kind": apart, "texts": len(source_texts[:args.heldout])}
+        for path, lines in outputs:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
             tmp.replace(path)
         counts[language]["train"], counts[language]["heldout"] = len(train), len(heldout)
-        print(f"{language}: {len(texts):6d} sentences -> {len(train)} train, {len(heldout)} held out; "
-              + ", ".join(f"{k} {v['kept']}" for k, v in counts[language].items() if isinstance(v, dict)))
+        print(f"{language}: {len(texts):6d} sentences -> {len(train)} train, {len(heldout)} held out"
+              + (f", {len(source_texts[:args.heldout])} from held-out source {apart}" if apart else "") + "; "
+              + ", ".join(f"{k} {v['kept']}" for k, v in counts[language].items() if isinstance(v, dict) and "kept" in v))
     (args.out / "counts.json").write_text(json.dumps(counts, indent=2) + "\n")
-    write_parallel(args, work, lambda text: py3langid.classify(text)[0])
+    if args.parallel:
+        write_parallel(args, work, lambda text: py3langid.classify(text)[0])
 
 
 def write_parallel(args, work: Path, identify) -> None:
     (args.out / "parallel").mkdir(parents=True, exist_ok=True)
     for language in args.languages:
-        if language == "en":
+        if language == "en" or "libreoffice" not in SOURCES[language]:
             continue
         pairs = parallel_pairs(work, language, identify, args.parallel, args.seed)
         path = args.out / "parallel" / f"{language}.tsv"

@@ -45,3 +45,17 @@ def test_outsized_rows_are_capped_so_the_first_logits_stay_small():
         norms = model.tok_emb.weight.norm(dim=1)
         rows.append((norms.max() / norms.median()).item())
     assert rows[0] > 1.2 and rows[1] <= 1.1 * 1.001        # uncapped rows spread; capped ones do not
+
+
+def test_a_vector_wider_than_the_model_gets_the_maps_best_low_rank_copy():
+    codes, vectors = synthetic(500, d=32)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    W = ridge_bag_of_tokens(codes, unit, 40)                             # (32, 40)
+    u, s, vt = np.linalg.svd(W.T.astype(np.float64), full_matrices=False)
+    expected = 10.0 * unit[:8] @ ((u[:, :16] * s[:16]) @ vt[:16]).T     # rank 16, as wide as the model
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=6, cond_dim=32, hidden=16, layers=1, heads=2))
+    init_lexical_prior(model, codes, vectors, logit_scale=10.0, max_row_norm=float("inf"))
+    with torch.no_grad():
+        lexical = model(torch.from_numpy(codes[:8]), torch.from_numpy(vectors[:8]), torch.ones(8)).lexical
+    assert np.allclose(lexical.numpy(), expected, atol=1e-3)
+    assert not np.allclose(expected, 10.0 * unit[:8] @ W, atol=1e-2)    # the cut is real, not the full map

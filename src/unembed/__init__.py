@@ -7,15 +7,16 @@ __version__ = "0.1.0"
 
 
 def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None, precision: str = "auto",
-         corrector=None):
+         corrector=None, encoder_path: str = ""):
     """An Inverter from a checkpoint folder or a shipped model's name ("en"); `align`: an
     alignment map folder (`unembed align`) through which it reads another encoder's vectors;
     `precision`: auto | float32 | bfloat16, of the decoder's matrix products (auto: bfloat16
     on a GPU or a CPU with native bfloat16); `corrector`: a corrector folder for the
-    `correct` strategy (default: the model's own, when it ships one)."""
+    `correct` strategy (default: the model's own, when it ships one); `encoder_path`: a local
+    folder of the model's encoder (default: the recorded folder, the cache, then the hub)."""
     from .inverter import Inverter  # here: `import unembed` alone stays light (no torch)
     return Inverter.from_pretrained(name_or_path, device=device, encoder=encoder, align=align,
-                                    precision=precision, corrector=corrector)
+                                    precision=precision, corrector=corrector, encoder_path=encoder_path)
 
 
 __all__ = ["load", "__version__"]

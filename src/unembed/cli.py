@@ -47,7 +47,8 @@ def _quiet_libraries() -> None:
 
 def _load(args):
     return load(args.model, device=args.device, align=getattr(args, "align", None),
-                precision=args.precision, corrector=getattr(args, "corrector", None))
+                precision=args.precision, corrector=getattr(args, "corrector", None),
+                encoder_path=getattr(args, "encoder_path", "") or "")
 
 
 def output_options(p: argparse.ArgumentParser, json_help: str) -> None:
@@ -131,8 +132,10 @@ def cmd_eval(args) -> None:
         if not texts:
             raise UnembedError(f"{args.file} holds no texts")
         inverter = _load(args)
+    if args.dim and args.dim not in inverter.input_dims:
+        raise UnembedError(f"--dim {args.dim}: this model reads widths {', '.join(map(str, inverter.input_dims))}")
     result = evaluate(inverter, texts, batch_size=args.batch_size, show_progress=not args.quiet,
-                      vectors=stored.vectors if stored else None, **_sampling_overrides(args))
+                      vectors=stored.vectors if stored else None, dim=args.dim, **_sampling_overrides(args))
     if stored:  # scored against the stored texts, the cosine against the stored vectors
         result["store"] = stored.summary()
     text = json.dumps(result, ensure_ascii=False, indent=2)
@@ -316,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
         if align:
             p.add_argument("--align", help="alignment map folder (`unembed align`): read another "
                                            "encoder's vectors through it")
+        p.add_argument("--encoder-path", help="a local folder of the model's encoder (default: the folder "
+                                               "recorded in the model, the cache, then the hub)")
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -338,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate on a file of texts; prints JSON metrics")
     p.add_argument("file", nargs="?", help=".txt (one text per line) or .jsonl with a 'text' key")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts only")
+    p.add_argument("--dim", type=int, default=0, help="Matryoshka: invert the first N components of each "
+                                                      "vector, renormalised, a width the model was trained on (0 = all)")
     p.add_argument("--out", help="also write the JSON here")
     output_options(p, "print JSON (eval always does)")
     model_options(p)

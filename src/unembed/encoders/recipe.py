@@ -1,16 +1,13 @@
 """A preset's recipe made real: the sentence-transformers pipeline built module by module from
-the model folder, checked against the folder's own configuration, and the prompt and
-Matryoshka cut applied as the model card says."""
+the model folder, checked against the folder's own configuration, with the prompt and the
+Matryoshka width checked as the model card says (the cut itself: matryoshka.py)."""
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import UnembedError
-from ..geometry import unit_rows
 from .presets import EncoderPreset
 
 logger = logging.getLogger(__name__)
@@ -127,11 +124,3 @@ def check_dim(dim: int, full: int, trained: tuple, source: str) -> None:
     if trained and dim not in trained:
         logger.warning("%s was trained to be cut to %s dimensions, not %d; expect weaker vectors",
                        source, ", ".join(map(str, trained)), dim)
-
-
-def matryoshka_cut(vectors: np.ndarray, dim: int, renormalise: bool) -> np.ndarray:
-    """The first `dim` components, renormalised as the Matryoshka model cards prescribe. (N, dim)"""
-    if not dim or dim >= vectors.shape[1]:
-        return vectors
-    cut = np.ascontiguousarray(vectors[:, :dim])
-    return unit_rows(cut).astype(cut.dtype) if renormalise else cut

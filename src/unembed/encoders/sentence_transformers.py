@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache_dirs import encoder_dir
 from ..errors import UnembedError
 from .base import Encoder, check_texts
 from .presets import EncoderPreset, find_preset
-from .recipe import build_pipeline, check_dim, check_pipeline, matryoshka_cut, prompt_text
+from ..matryoshka import matryoshka_cut
+from .recipe import build_pipeline, check_dim, check_pipeline, prompt_text
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,9 @@ def _packaged_copy(model_id: str) -> str | None:
 
 
 def resolve_model_path(name: str, path: str = "") -> str:
-    """Where the model is: the given folder, a folder named `name`, a packaged copy, else the
-    hub id (for a preset, its model id)."""
+    """Where the model is: the given folder, a folder named `name`, a packaged copy, the
+    preset's folder in the cache (cache_dirs.encoder_dir), else the hub id (for a preset, its
+    model id)."""
     if path:
         if not Path(path).is_dir():
             raise UnembedError(f"encoder folder not found: {path}")
@@ -48,6 +51,8 @@ def resolve_model_path(name: str, path: str = "") -> str:
     packaged = _packaged_copy(model_id)
     if packaged:
         return packaged
+    if preset and encoder_dir(preset.name).is_dir():
+        return str(encoder_dir(preset.name))
     if name.startswith((".", "/")):
         raise UnembedError(f"encoder folder not found: {name}")
     return model_id
@@ -59,13 +64,22 @@ def _download(model_id: str) -> Path:
         from huggingface_hub import snapshot_download
         return Path(snapshot_download(model_id))
     except Exception as exc:
+        preset = find_preset(model_id)
+        if preset and preset.offline:
+            folder = encoder_dir(preset.name)
+            raise UnembedError(f"the {preset.name} encoder is not on this machine and the hub is out of reach "
+                               f"({type(exc).__name__}): build it with `{preset.offline.format(folder=folder)}`, "
+                               "or give a local copy with --encoder-path FOLDER") from None
         raise UnembedError(f"cannot fetch {model_id} from the hub ({type(exc).__name__}); offline, "
                            "give a local copy with --encoder-path FOLDER") from None
 
 
 class SentenceTransformerEncoder(Encoder):
     def __init__(self, name: str, device: str = "cpu", path: str = "", prompt: str = "document",
-                 dim: int = 0, trust_remote_code: bool = False):
+                 dim: int = 0, trust_remote_code: bool = False, precision: str = "float32"):
+        """precision: float32, or bfloat16 to run the encoder's matrix products in bfloat16 (about
+        1.8x faster for EmbeddingGemma on a CPU with AVX512-BF16; its vectors' cosine to float32's
+        is 0.9999 on average), for preparing training data."""
         from sentence_transformers import SentenceTransformer
 
         self.preset: EncoderPreset | None = find_preset(name) if not Path(name).is_dir() else None
@@ -94,6 +108,10 @@ class SentenceTransformerEncoder(Encoder):
                                                  for p in self.model.parameters()):
             logger.info("%s: float32 on the CPU (half-precision matmuls are slow on most CPUs)", name)
             self.model.float()
+        if precision not in ("float32", "bfloat16"):
+            raise UnembedError(f"encoder precision {precision!r}: use float32 or bfloat16")
+        if precision == "bfloat16":
+            self.model.to(torch.bfloat16)
         self.name = self.preset.name if self.preset else name
         self.path = path
         self.prompt = prompt or "none"

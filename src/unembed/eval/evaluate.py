@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from ..matryoshka import matryoshka_cut
 from . import metrics
 
 logger = logging.getLogger(__name__)
@@ -15,13 +16,16 @@ logger = logging.getLogger(__name__)
 
 def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: int = 64,
              show_progress: bool = True, examples: int = 5, vectors: np.ndarray | None = None,
-             bleu_tokenize: str = "13a", **sampling) -> dict:
+             bleu_tokenize: str = "13a", dim: int = 0, **sampling) -> dict:
     """Mean metrics over `texts` (each truncated to the model's length first). `vectors`:
-    their embeddings, if already computed. `invert_seconds` times the decoding alone."""
+    their embeddings, if already computed. `dim`: invert their first `dim` components,
+    renormalised (a Matryoshka width), and measure the cosine at that width. `invert_seconds`
+    times the decoding alone."""
     start = time.perf_counter()
     used = inverter.sampling_with(steps=steps, **sampling)
     references = [reference_of(inverter.vocab, t, inverter.model.config.max_len) for t in texts]
     targets = inverter.encoder.encode(references, batch_size=batch_size) if vectors is None else vectors
+    targets = matryoshka_cut(np.asarray(targets, dtype=np.float32), dim)
     invert_start = time.perf_counter()
     details = inverter.invert_detailed(targets, batch_size=batch_size, show_progress=show_progress,
                                        steps=steps, **sampling)
@@ -32,7 +36,7 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
         logger.warning("%d of %d texts hold characters outside the model's vocabulary (%s); they are "
                        "scored as missed", len(unsupported), len(texts),
                        ", ".join(sorted({s for u in unsupported for s in u["scripts"]})))
-    return {"n": len(texts), "strategy": used.strategy, "steps": used.steps,
+    return {"n": len(texts), "strategy": used.strategy, "steps": used.steps, "dim": int(targets.shape[1]),
             **score(inverter, references, hypotheses, targets, inverter.encoder, batch_size, bleu_tokenize),
             # texts with characters no model code can write, and those characters' scripts
             "unsupported_texts": len(unsupported),
@@ -71,7 +75,8 @@ def score(inverter, references: list[str], hypotheses: list[str], targets: np.nd
     rows = score_rows(inverter.vocab, inverter.model.config.max_len, references, hypotheses)
     cosine = floor = None
     if encoder is not None and targets is not None:
-        again = encoder.encode(hypotheses, batch_size=batch_size)
+        # a Matryoshka prefix is compared at its own width
+        again = matryoshka_cut(encoder.encode(hypotheses, batch_size=batch_size), targets.shape[1])
         cosine = float(np.mean(metrics.cosine_rows(targets, again)))
         floor = metrics.cosine_floor(targets)
     return {

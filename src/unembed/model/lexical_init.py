@@ -5,7 +5,9 @@ vectors to multi-hot bags, fitted on the whole training set in seconds, ranks th
 tokens far above chance before any gradient step (recall@20 0.45 on the English set, vs
 0.19 for embedding each token's text alone). The model ties one token table to its input,
 output and prior, so the table starts as the ridge solution and the prior's projection as
-a scaled identity: prior logits = logit_scale * ridge prediction."""
+a scaled identity: prior logits = logit_scale * ridge prediction. When the vector is wider
+than the model (EmbeddingGemma's 768 into 384), the ridge map is cut to the model's width by
+its SVD: table = U S, projection = V^T, the best rank-`hidden` copy of the map."""
 from __future__ import annotations
 
 import logging
@@ -18,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def ridge_bag_of_tokens(codes: np.ndarray, vectors: np.ndarray, vocab_size: int,
-                        lam: float = 1.0, chunk: int = 16384) -> np.ndarray:
+                        lam: float = 1.0, chunk: int = 0) -> np.ndarray:
     """Least-squares map from vectors (N, D) to token presence (N, V). Returns (D, V)."""
     N, D = vectors.shape
+    chunk = chunk or max(256, int(2e8 // vocab_size))  # the multi-hot chunk stays under ~1.6 GB
     xtx = np.zeros((D, D))
     xty = np.zeros((D, vocab_size))
     for start in tqdm(range(0, N, chunk), desc="lexical ridge", unit="chunk", leave=False):
@@ -38,11 +41,14 @@ def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scal
     cfg = model.config
     if model.lexical is None:
         return
-    if cfg.cond_dim != cfg.hidden:
-        logger.warning("lexical init needs cond_dim == hidden (%d != %d); skipped", cfg.cond_dim, cfg.hidden)
-        return
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     table = torch.from_numpy(ridge_bag_of_tokens(codes, unit, cfg.vocab_size).T.copy())  # (V, D)
+    projection = torch.eye(cfg.hidden)                                                     # (H, D)
+    if cfg.cond_dim != cfg.hidden:  # table (V, H) @ projection (H, D): the map's best rank-H copy
+        u, s, vt = torch.linalg.svd(table.double(), full_matrices=False)
+        r = min(cfg.hidden, cfg.cond_dim)
+        table, projection = torch.zeros(len(table), cfg.hidden), torch.zeros(cfg.hidden, cfg.cond_dim)
+        table[:, :r], projection[:r] = (u[:, :r] * s[:r]).float(), vt[:r].float()
     # Rare tokens get huge least-squares rows (max ~70x the median): through the tied output
     # layer they made the first logits reach the hundreds. Cap them at a few medians.
     norms = table.norm(dim=1, keepdim=True)
@@ -50,6 +56,6 @@ def init_lexical_prior(model, codes: np.ndarray, vectors: np.ndarray, logit_scal
     # Keep the embedding table's overall scale, so the transformer sees inputs of the size it expects.
     f = (model.tok_emb.weight.norm(dim=1).mean() / table.norm(dim=1).mean().clamp(min=1e-8)).item()
     model.tok_emb.weight.copy_(table * f)
-    model.lexical.weight.copy_(torch.eye(cfg.hidden) * (logit_scale / f))
+    model.lexical.weight.copy_(projection * (logit_scale / f))
     model.lexical.bias.zero_()
     logger.info("lexical prior initialised by ridge regression on %d texts", len(codes))

@@ -79,14 +79,18 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
                                          f"{config.max_text_chars}")
         return texts
 
-    def checked_vectors(rows: list[list[float]], dim: int) -> np.ndarray:
+    def checked_vectors(rows: list[list[float]], dims: tuple[int, ...]) -> np.ndarray:
+        """dims: the widths the model reads (its full one, and any Matryoshka prefixes)."""
         if len(rows) > config.max_batch:
             raise HTTPException(413, f"vectors: at most {config.max_batch} per request, got {len(rows)}")
-        if any(len(r) != dim for r in rows):
-            bad = next(i for i, r in enumerate(rows) if len(r) != dim)
+        widths = " or ".join(map(str, dims))
+        if any(len(r) not in dims for r in rows):
+            bad = next(i for i, r in enumerate(rows) if len(r) not in dims)
             raise HTTPException(422, f"vectors[{bad}] has {len(rows[bad])} numbers; this model "
-                                     f"inverts {dim}-dimensional vectors")
-        return check_vectors(np.asarray(rows, dtype=np.float32), dim)
+                                     f"inverts {widths}-dimensional vectors")
+        if len({len(r) for r in rows}) > 1:
+            raise HTTPException(422, "vectors: give rows of one width per request")
+        return check_vectors(np.asarray(rows, dtype=np.float32))
 
     @app.get("/health")
     def health():
@@ -111,7 +115,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     @app.post("/v1/invert")
     def invert(req: InvertRequest):
         name, inverter = registry.get(req.model)
-        vectors = checked_vectors(req.vectors, inverter.input_dim)
+        vectors = checked_vectors(req.vectors, inverter.input_dims)
         sampling = inverter.sampling_with(**req.sampling())
         details = gate.run(lambda: inverter.invert_detailed(vectors, **req.sampling()))
         return {"model": name, "strategy": sampling.strategy, "steps": sampling.steps,
@@ -130,7 +134,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
             if req.text is not None:
                 vector = gate.workers.submit(inverter.encoder.encode, checked_texts([req.text])).result()
             else:
-                vector = checked_vectors([req.vector], inverter.input_dim)
+                vector = checked_vectors([req.vector], inverter.input_dims)
         except BaseException:
             release()
             raise

@@ -58,7 +58,7 @@ class ModelRegistry:
             c = inverter.model.config
             rows.append({"name": name, "default": name == self.default, "encoder": c.encoder,
                          "encoder_prompt": c.encoder_prompt, "encoder_dim": c.encoder_dim,
-                         "dim": inverter.input_dim, "max_len": c.max_len,
+                         "dim": inverter.input_dim, "dims": list(inverter.input_dims), "max_len": c.max_len,
                          "strategies": [s for s in STRATEGIES if s != "correct" or inverter.has_corrector],
                          "sampling": to_dict(inverter.sampling),
                          "align": inverter.align and {"map": self.aligns[name], "method": inverter.align.method,

@@ -19,6 +19,7 @@ from ..encoders import ENCODER_FIELDS
 from ..errors import UnembedError
 from ..eval.heldout import HeldOutEvaluator
 from ..inverter import Inverter, resolve_checkpoint
+from ..matryoshka import cut_at_random, parse_widths
 from ..model import ConditionalMDLM
 from ..model.lexical_init import init_lexical_prior
 from ..model.pretrained_init import init_from_bert
@@ -194,12 +195,15 @@ class Trainer:
         idx = torch.from_numpy(self.batches.next())
         width = int(lengths[idx].max()) if self.mcfg.length_head else self.examples.codes.shape[1]  # one length per batch
         codes, vectors, extra = self.examples.batch(idx, width, self.device)
+        widths = parse_widths(self.mcfg.matryoshka)
+        vectors = cut_at_random(vectors, widths, self.generator)
         lr = lr_at(self.step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         length_sample = None
         if self.mcfg.length_head:  # a random sample of all lengths for the length head
             pick = torch.from_numpy(np.random.default_rng([cfg.seed, self.rank, self.step]).integers(
                 0, len(lengths), cfg.length_sample))
-            length_sample = (self.examples.vectors[pick].to(self.device), lengths[pick].to(self.device))
+            length_sample = (cut_at_random(self.examples.vectors[pick], widths, self.generator).to(self.device),
+                             lengths[pick].to(self.device))
         parts, grad_norm = train_step(self.model, self.optimizer, codes, vectors, self.schedule, self.generator,
                                       lr=lr, grad_clip=cfg.grad_clip, precision=self.precision, net=self.net,
                                       weighting=cfg.loss_weighting, lexical_weight=cfg.lexical_weight,
