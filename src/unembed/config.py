@@ -66,7 +66,7 @@ class DataConfig:
     encoder_path: str = ""       # local folder standing in for the preset's hub model ('' = hub or PyPI copy)
     encoder_prompt: str = "document"  # document | query | none | a prompt name of the model
     encoder_dim: int = 0         # Matryoshka: keep this many dimensions and renormalise (0 = full)
-    encoder_precision: str = "float32"  # float32 | bfloat16: the encoder's matrix products (bfloat16: ~1.8x faster on a bfloat16 CPU, vectors within cosine 0.9999)
+    encoder_precision: str = "float32"  # float32 | bfloat16: the encoder's matrix products (bfloat16: faster on a bfloat16 CPU, vectors differ by rounding; for preparing training data)
     prune_vocab: int = 0         # unigram tokenizers (XLM-R): keep the N pieces the training texts use most, plus their characters (0 = all)
     vocab_min_count: int = 1     # keep the pieces the train split uses at least this often; rarer ones become [UNK] (a smaller output layer: a 262k-piece tokenizer over 23 languages)
     vocab: str = ""              # keep this model's vocabulary (folder or shipped name), to continue training it on new text; other tokens become [UNK] ('' = the ids the train split uses)

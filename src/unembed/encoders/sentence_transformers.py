@@ -77,9 +77,8 @@ def _download(model_id: str) -> Path:
 class SentenceTransformerEncoder(Encoder):
     def __init__(self, name: str, device: str = "cpu", path: str = "", prompt: str = "document",
                  dim: int = 0, trust_remote_code: bool = False, precision: str = "float32"):
-        """precision: float32, or bfloat16 to run the encoder's matrix products in bfloat16 (about
-        1.8x faster for EmbeddingGemma on a CPU with AVX512-BF16; its vectors' cosine to float32's
-        is 0.9999 on average), for preparing training data."""
+        """precision: float32, or bfloat16 to run the encoder's matrix products in bfloat16 (faster on
+        a CPU with AVX512-BF16; the vectors differ by rounding), for preparing training data."""
         from sentence_transformers import SentenceTransformer
 
         self.preset: EncoderPreset | None = find_preset(name) if not Path(name).is_dir() else None
