@@ -67,7 +67,7 @@ def oracle_selection(inverter, texts, vectors, candidates: int = 64):
     ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
     sampling = dataclasses.replace(inverter.sampling, strategy="refine", candidates=candidates,
                                    encoder_budget=candidates, rounds=0)
-    refiner = refine.EncoderRefiner(inverter, sampling)
+    refiner = refine.Refinement(inverter, sampling, inverter.own_encoder)
     default = evaluate(inverter, texts, vectors=vectors, show_progress=False)["token_accuracy"]
     rows = {"by cosine": [], "oracle": [], "greedy first candidate": []}
     for start in range(0, len(texts), 8):

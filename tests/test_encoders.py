@@ -60,6 +60,7 @@ def test_use_multilingual_from_pypi_embeds_meaning_across_languages():
     assert load_encoder("use-multilingual", dim=64).encode(["a text"]).shape == (1, 64)
 
 
+@pytest.mark.slow  # ~20 s; the default run keeps the e5 and GTR pipelines (test_presets)
 def test_prepare_train_invert_with_a_packaged_multilingual_encoder(tmp_path):
     """use-multilingual end to end, offline: XLM-R decoder tokenizer, 512-d vectors, and the
     round trip re-embeds with USE."""

@@ -181,8 +181,8 @@ def test_a_folder_that_contradicts_the_recipe_is_refused_in_one_line(stand_ins, 
 
 
 # --- the whole pipeline on each architecture ------------------------------------------------
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "embeddinggemma-300m" else n
-                                  for n in ARCHITECTURES])  # the slowest of the three in CI only
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("embeddinggemma-300m", "qwen3-embedding-0.6b")
+                                  else n for n in ARCHITECTURES])  # the two slowest in CI only
 def test_prepare_train_invert_offline_with_the_encoders_own_tokenizer(stand_ins, tmp_path, name):
     from unembed.inverter import Inverter
     from unembed.config import DataConfig, ModelConfig

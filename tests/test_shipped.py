@@ -68,3 +68,15 @@ def test_gemma_inverts_real_embeddinggemma_vectors_without_the_encoder(tmp_path)
     assert f1 > MIN_GEMMA_F1, list(zip(texts, back))
     cut = np.load(DATA / "gemma-heldout.npy")[:, :128]  # a Matryoshka prefix reads too
     assert all(t.strip() for t in inverter.invert(cut))
+    from unembed.errors import UnembedError
+    from unembed.stores import check_fit, read_store
+    for width in (128, 100):  # a store of prefixes: a trained width is read, another refused
+        np.save(tmp_path / f"cut{width}.npy", cut[:, :width])
+        (tmp_path / f"cut{width}.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+        stored = read_store(str(tmp_path / f"cut{width}.npy"), show_progress=False)
+        if width == 128:
+            check_fit(stored, inverter, "gemma", declared="embeddinggemma-300m")
+            assert len(inverter.invert(stored.vectors)) == len(texts)
+        else:
+            with pytest.raises(UnembedError, match="100 dimensions but --model gemma reads 128, 256, 512, 768"):
+                check_fit(stored, inverter, "gemma", declared="embeddinggemma-300m")

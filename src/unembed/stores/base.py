@@ -143,7 +143,8 @@ def check_fit(stored: StoredVectors, inverter, model_name: str, declared: str = 
         logger.warning("%s does not record its encoder; assuming %s (say which with --encoder)",
                        stored.source, expected)
     dim = stored.vectors.shape[1]
-    if dim != inverter.input_dim:
+    if dim not in inverter.input_dims:  # a Matryoshka model reads its trained prefixes too
+        widths = ", ".join(map(str, inverter.input_dims))
         raise UnembedError(f"{stored.source}: its vectors have {dim} dimensions but --model {model_name} "
-                           f"reads {inverter.input_dim}; choose the inverter for that encoder, or map them "
+                           f"reads {widths}; choose the inverter for that encoder, or map them "
                            "with `unembed align` and pass --align")

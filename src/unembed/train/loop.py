@@ -122,6 +122,7 @@ class Trainer:
         # 3. model, optimizer, EMA: fresh, warm-started or resumed
         torch.manual_seed(cfg.seed)
         self.mcfg = mcfg = _model_config(cfg, model_cfg or ModelConfig(), self.meta, self.vocab)
+        self.widths = parse_widths(mcfg.matryoshka)  # Matryoshka cuts trained on, () for none
         lengths = self.examples.lengths                                          # (N,)
         self.batches = (LengthBuckets(lengths.numpy(), cfg.batch_tokens, cfg.seed, self.rank, self.world)
                         if mcfg.length_head else Batches(len(lengths), cfg.batch_size, cfg.seed, self.rank, self.world))
@@ -195,7 +196,7 @@ class Trainer:
         idx = torch.from_numpy(self.batches.next())
         width = int(lengths[idx].max()) if self.mcfg.length_head else self.examples.codes.shape[1]  # one length per batch
         codes, vectors, extra = self.examples.batch(idx, width, self.device)
-        widths = parse_widths(self.mcfg.matryoshka)
+        widths = self.widths
         vectors = cut_at_random(vectors, widths, self.generator)
         lr = lr_at(self.step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         length_sample = None
