@@ -196,14 +196,13 @@ class Trainer:
         idx = torch.from_numpy(self.batches.next())
         width = int(lengths[idx].max()) if self.mcfg.length_head else self.examples.codes.shape[1]  # one length per batch
         codes, vectors, extra = self.examples.batch(idx, width, self.device)
-        widths = self.widths
-        vectors = cut_at_random(vectors, widths, self.generator)
+        vectors = cut_at_random(vectors, self.widths, self.generator)
         lr = lr_at(self.step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
         length_sample = None
         if self.mcfg.length_head:  # a random sample of all lengths for the length head
             pick = torch.from_numpy(np.random.default_rng([cfg.seed, self.rank, self.step]).integers(
                 0, len(lengths), cfg.length_sample))
-            length_sample = (cut_at_random(self.examples.vectors[pick], widths, self.generator).to(self.device),
+            length_sample = (cut_at_random(self.examples.vectors[pick], self.widths, self.generator).to(self.device),
                              lengths[pick].to(self.device))
         parts, grad_norm = train_step(self.model, self.optimizer, codes, vectors, self.schedule, self.generator,
                                       lr=lr, grad_clip=cfg.grad_clip, precision=self.precision, net=self.net,
