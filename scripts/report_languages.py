@@ -168,16 +168,19 @@ def render(meta: dict, rows: list[dict], name: str, out: Path, readme: str | Non
                      f"{mean('exact_match'):.1%} | {mean('cosine'):.3f} | {mean('cosine_floor'):.3f} | "
                      f"{mean('token_accuracy'):.1%} | {mean('output_in_language'):.1%} |")
     narrow = min(r["dim"] for r in rows)
-    per = [f"| language | token F1 | BLEU | exact | cosine | cosine floor | token accuracy | output in the "
-           f"input's language | F1 at {narrow}-d / {full}-d | held-out source: token F1 |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    widths, sets = narrow < full, any(r["set"] != first for r in rows)  # columns only where measured
+    head = ["language", "token F1", "BLEU", "exact", "cosine", "cosine floor", "token accuracy",
+            "output in the input's language"] + [f"F1 at {narrow}-d / {full}-d"] * widths \
+        + ["held-out source: token F1"] * sets
+    per = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in widest:
         cut = next((x for x in rows if x["set"] == first and x["language"] == r["language"] and x["dim"] == narrow), None)
         apart = next((x for x in rows if x["set"] != first and x["language"] == r["language"]), None)
-        per.append(f"| {r['language']} | {r['token_f1']:.1%} | {r['bleu']:.1f} | {r['exact_match']:.1%} | "
-                   f"{r['cosine']:.3f} | {r['cosine_floor']:.3f} | {r['token_accuracy']:.1%} | "
-                   f"{r['output_in_language']:.1%} | {ratio(cut and cut['vs_full_width'])} | "
-                   f"{pct(apart and apart['token_f1'])} |")
+        cells = [r["language"], f"{r['token_f1']:.1%}", f"{r['bleu']:.1f}", f"{r['exact_match']:.1%}",
+                 f"{r['cosine']:.3f}", f"{r['cosine_floor']:.3f}", f"{r['token_accuracy']:.1%}",
+                 f"{r['output_in_language']:.1%}"] + [ratio(cut and cut["vs_full_width"])] * widths \
+            + [pct(apart and apart["token_f1"])] * sets
+        per.append("| " + " | ".join(cells) + " |")
     block = [f"{measured} ({meta['precision']} matrix products). {note} Every row, with examples: "
              f"[docs/results-{name}.md](docs/results-{name}.md).", "", *means, "", *per, "",
              "Examples (the first of a seeded shuffle, not picked):", ""]

@@ -5,7 +5,7 @@ from unembed.config import ModelConfig, SampleConfig
 from unembed.model import ConditionalMDLM
 from unembed.inverter import Inverter
 from unembed.sampling import ConfidenceSampler
-from unembed.vocabulary import MASK, PAD
+from unembed.vocabulary import MASK, PAD, UNK
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
@@ -39,6 +39,19 @@ def test_decoding_leaves_no_position_masked(steps):
                                                   callback=lambda i, c, _: seen.append((c == MASK).sum().item()))
     assert (codes != MASK).all()
     assert len(seen) == steps and seen[-1] == 0 and all(a > b for a, b in zip(seen, seen[1:]))
+
+
+@pytest.mark.parametrize("sampling", [SampleConfig(steps=4), SampleConfig(steps=4, strategy="euler", temperature=1.0)])
+def test_decoding_never_writes_unk_even_where_the_model_prefers_it(sampling):
+    torch.manual_seed(0)
+    model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=16, cond_dim=8, hidden=32, layers=1, heads=2,
+                                        length_head=False))
+    with torch.no_grad():
+        model.out_bias[UNK] = 50.0                 # [UNK] would win every position
+        assert (model.out_bias.argmax() == UNK).item()
+    codes = Inverter(model, FakeVocab()).generate(torch.randn(6, 8), sampling)
+    assert (codes != MASK).all() and not (codes == UNK).any()
+    assert (codes >= 3).sum() > 0                  # real pieces were written instead
 
 
 @pytest.mark.parametrize("steps", [1, 4, 8, 32])

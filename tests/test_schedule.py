@@ -6,7 +6,7 @@ import torch
 from unembed.config import ModelConfig
 from unembed.diffusion import get_schedule, mdlm_loss, sample_mask, sample_times
 from unembed.model import ConditionalMDLM
-from unembed.vocabulary import MASK, PAD
+from unembed.vocabulary import MASK, PAD, UNK
 
 
 def test_mask_ratios_are_uniform_over_many_batches():
@@ -62,3 +62,39 @@ def test_loss_masks_padding_and_scores_only_masked_positions():
     assert (noisy[:, 4:] == MASK).any(), "padding was never masked: the length would leak"
     assert torch.equal(noisy[noisy != MASK], codes[noisy != MASK])
     assert torch.isfinite(parts["loss"])
+
+
+class KeepLogits(torch.nn.Module):
+    """Keeps the logits a real model returns, to read their gradient."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.logits = model, None
+
+    def forward(self, *args, **kwargs):
+        out = self.model(*args, **kwargs)
+        self.logits = out.logits
+        self.logits.retain_grad()
+        return out
+
+
+def test_unk_targets_give_no_loss_and_no_gradient():
+    torch.manual_seed(0)
+    model = ConditionalMDLM(ModelConfig(vocab_size=20, max_len=8, cond_dim=8, hidden=32,
+                                        layers=1, heads=2, prefix_tokens=0, length_head=False))
+    keep = KeepLogits(model)
+    codes = torch.randint(3, 20, (64, 8))
+    codes[:, ::2] = UNK                                                # half the targets have no text
+    g = torch.Generator().manual_seed(0)
+    parts = mdlm_loss(keep, codes, torch.randn(64, 8), get_schedule("linear"), g, lexical_weight=0.0)
+    parts["loss"].backward()
+    g = torch.Generator().manual_seed(0)
+    masked = sample_mask(get_schedule("linear").ratio(sample_times(64, g)), 8, g)
+    targets = codes[masked]
+    grad = keep.logits.grad.abs().sum(dim=1)                           # (n,)
+    assert (targets == UNK).any() and (targets != UNK).any()
+    assert torch.all(grad[targets == UNK] == 0) and torch.all(grad[targets != UNK] > 0)
+    assert torch.isfinite(parts["loss"]) and parts["loss"] > 0
+    only_unk = torch.full((4, 8), UNK)                                 # nothing to learn, no NaN
+    parts = mdlm_loss(model, only_unk, torch.randn(4, 8), get_schedule("linear"), torch.Generator().manual_seed(1))
+    assert parts["loss"].item() == 0.0

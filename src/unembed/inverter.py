@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .align import AlignMap
-from .codes import MASK, PAD
+from .codes import MASK, PAD, UNK
 from .config import SampleConfig, from_dict, to_dict
 from .devices import resolve_device
 from .encoders import ENCODER_FIELDS, check_vectors, load_encoder_from
@@ -225,7 +225,11 @@ class Inverter:
                 masked = codes == MASK
                 logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
                                     conditioning=conditioning, hypothesis=hypothesis).logits
-                codes = sampler.step(i, logits.float(), codes)             # logits (n, V): masked only
+                logits = logits.float()                                     # (n, V): masked only
+                # [UNK] is a target in training (pieces outside the vocabulary) but has no text:
+                # written, it decodes to nothing, so the next-best piece is always the better guess
+                logits[:, UNK] = float("-inf")
+                codes = sampler.step(i, logits, codes)
                 if callback is not None:
                     callback(i, codes, sampler.confidence)
         return codes

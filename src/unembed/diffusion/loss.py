@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..codes import MASK, PAD
+from ..codes import MASK, PAD, UNK
 from .schedule import MaskSchedule, sample_mask, sample_times
 
 
@@ -32,21 +32,26 @@ def mdlm_loss(model, codes: torch.Tensor, vectors: torch.Tensor, schedule: MaskS
     logits, lexical, length = model(noisy, vectors, ratio, select=masked, length_vectors=extra, **hypothesis)
     targets = codes[masked]                                             # (n,)
     logits = logits.float()  # bfloat16 under autocast; argmax too is far faster in float32 on CPU
-    ce = F.cross_entropy(logits, targets, reduction="none")             # (n,)
+    # [UNK] (a piece outside the vocabulary) is masked and kept as context but never a target:
+    # decoding never writes it (it has no text), so learning to predict it is wasted capacity
+    scored = (targets != UNK).float()                                   # (n,)
+    ce = F.cross_entropy(logits, targets, reduction="none") * scored    # (n,)
+    count = scored.sum().clamp(min=1)
     if weighting == "elbo":
         rows = masked.nonzero(as_tuple=True)[0]
         per_sample = torch.zeros(B, device=codes.device).index_add_(0, rows, ce)
         loss = (per_sample * schedule.elbo_weight(t)).mean() / L
     elif weighting == "uniform":
-        loss = ce.mean()
+        loss = ce.sum() / count
     else:
         raise ValueError(f"unknown loss weighting {weighting!r}; use uniform or elbo")
-    out = {"ce": ce.mean().detach(),
-           "masked_acc": (logits.argmax(-1) == targets).float().mean().detach(),
+    out = {"ce": (ce.sum() / count).detach(),
+           "masked_acc": (((logits.argmax(-1) == targets).float() * scored).sum() / count).detach(),
            "mask_ratio": ratio.mean().detach()}
     if lexical is not None and lexical_weight > 0:
         bag = torch.zeros_like(lexical, dtype=torch.float32).scatter_(1, codes, 1.0)  # (B, V)
-        bag = bag / bag.sum(dim=1, keepdim=True)
+        bag[:, UNK] = 0.0                                               # as above; PAD stays (the length)
+        bag = bag / bag.sum(dim=1, keepdim=True).clamp(min=1)          # a row of only [UNK]: no term
         lex = -(bag * F.log_softmax(lexical.float(), dim=-1)).sum(dim=1).mean()
         loss = loss + lexical_weight * lex
         out["lexical"] = lex.detach()
