@@ -24,6 +24,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from unembed.memory import resident_mb
+
 ACCEPTABLE = {200, 503}
 
 
@@ -31,13 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def request(url: str, body: dict) -> tuple[int, float, float]:
@@ -102,7 +97,7 @@ def load(url: str, pid: int, clients: int, seconds: float, texts: list[str], vec
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        memory.append(rss_mb(pid))
+        memory.append(resident_mb(pid) or 0.0)
         time.sleep(0.2)
     for t in threads:
         t.join()

@@ -23,6 +23,7 @@ def test_a_tiny_model_learns_to_invert_what_it_was_trained_on(tiny_run, tiny_dat
     log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in log if "loss" in r]
     assert losses[-1] < 0.5 * losses[0]
+    assert all(r["rss_mb"] > 10 for r in log if "loss" in r)  # the process's memory, to see it grow
     evals = [r for r in log if "eval_token_accuracy" in r]
     assert evals and "eval_masked_acc" in evals[-1]
     assert (tiny_run / "best" / "model.safetensors").is_file()

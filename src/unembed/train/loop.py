@@ -20,6 +20,7 @@ from ..errors import UnembedError
 from ..eval.heldout import HeldOutEvaluator
 from ..inverter import Inverter, resolve_checkpoint
 from ..matryoshka import cut_at_random, parse_widths
+from ..memory import resident_mb
 from ..model import ConditionalMDLM
 from ..model.lexical_init import init_lexical_prior
 from ..model.pretrained_init import init_from_bert
@@ -259,7 +260,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> Path:
                 if run.step % 50 == 0 or run.step == 1:
                     log.write(json.dumps({"step": run.step, "lr": parts.pop("lr"), "grad_norm": parts.pop("grad_norm"),
                                           "tokens_per_s": tokens / (time.time() - run.started), **run.clocks(),
-                                          **parts}) + "\n")
+                                          "rss_mb": resident_mb(), **parts}) + "\n")
                     log.flush()
             stop = (cfg.time_budget > 0 and (time.time() - run.started) / 60 > cfg.time_budget) \
                 or run.step == cfg.stop_at
