@@ -226,8 +226,8 @@ class Inverter:
                 logits = self.model(codes, vectors, sampler.mask_ratio(codes), select=masked, lengths=ragged,
                                     conditioning=conditioning, hypothesis=hypothesis).logits
                 logits = logits.float()                                     # (n, V): masked only
-                # [UNK] is a target in training (pieces outside the vocabulary) but has no text:
-                # written, it decodes to nothing, so the next-best piece is always the better guess
+                # [UNK] (a piece outside the vocabulary) has no text: written, it would decode to
+                # nothing, so the next-best piece is always the better guess
                 logits[:, UNK] = float("-inf")
                 codes = sampler.step(i, logits, codes)
                 if callback is not None:
