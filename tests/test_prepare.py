@@ -3,7 +3,9 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
+from unembed.codes import UNK
 from unembed.config import DataConfig
 from unembed.data import load_split, prepare, read_meta
 from unembed.data.cache import PAD_ID, shard_paths
@@ -112,3 +114,56 @@ def test_vocab_keeps_a_models_codes_so_training_can_continue_it_on_new_text(tmp_
     with pytest.raises(UnembedError, match="DIR:N"):
         train(tiny_train_config(out, tmp_path / "refused", steps=2, mix=f"{tiny_data}:0"))
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_grown_vocabulary_cuts_unk_targets_and_a_warm_start_keeps_every_trained_row(tmp_path, encoder, tiny_run):
+    """`unembed vocabulary` grows a model's vocabulary to the pieces new data uses: the data's
+    [UNK] targets go, nothing is embedded again, and a warm start from the model continues on
+    it with the old pieces' rows as trained and each new piece starting from the pieces that
+    spell it. Bad input is one line, exit 2, and leaves the folder as it was."""
+    from unembed.model import ConditionalMDLM
+    from unembed.train import train
+    from unembed.train.loop import warm_start_weights
+    from conftest import run_cli, tiny_train_config
+    model = tiny_run / "last" / "model"
+    own = Vocabulary.load(model)
+    # words of pieces the tokenizer has and the model never kept: the model spells them with several
+    unkept = [i for i in range(own.tokenizer.get_vocab_size()) if own.ids_to_codes(np.array([i]))[0] == UNK]
+    words = [w for w in (own.tokenizer.decode([i]).strip() for i in unkept) if len(w) > 3 and w.isalpha()][:12]
+    new_text = tmp_path / "new.txt"
+    new_text.write_text("\n".join(f"Invoice {n} says {words[n % len(words)]} and {words[(n + 5) % len(words)]}."
+                                  for n in range(40, 90)) + "\n")
+    out = prepare(DataConfig(vocab=str(model), heldout=4, shard_size=16, max_len=16), tmp_path / "p",
+                  [str(new_text)], encoder=encoder)
+    vectors_before = load_split(out, "train")[1].copy()
+    for bad, says in ((["--min-count", "0"], "at least 1"), (["--keep", str(tmp_path / "nowhere")], "nowhere")):
+        args = ["vocabulary", str(out), "--keep", str(model), *bad]
+        done = run_cli(*args)
+        assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert Vocabulary.load(out).same_as(Vocabulary.load(model))
+
+    done = run_cli("vocabulary", str(out), "--keep", str(model), "--min-count", "1")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["unknown_train_tokens"]["before"] > 0.05 and report["unknown_train_tokens"]["after"] == 0
+    assert report["unknown_heldout_tokens"]["after"] < report["unknown_heldout_tokens"]["before"]
+    grown = Vocabulary.load(out)
+    assert np.isin(own.kept_ids, grown.kept_ids).all() and len(grown) == report["vocab_size"]["after"] > len(own)
+    assert read_meta(out)["vocab_size"] == len(grown)
+    assert np.array_equal(load_split(out, "train")[1], vectors_before)        # nothing embedded again
+
+    run = train(tiny_train_config(out, tmp_path / "run", steps=2, warm_start=str(model)))
+    assert json.loads((run / "last" / "model" / "config.json").read_text())["vocab_size"] == len(grown)
+    fresh = ConditionalMDLM.from_pretrained(run / "last" / "model")   # the right shape, then the warm start
+    warm_start_weights(fresh, str(model), grown)
+    source = ConditionalMDLM.from_pretrained(model).state_dict()
+    table, old_table = fresh.state_dict()["tok_emb.weight"], source["tok_emb.weight"]
+    spellings = grown.spellings(own)
+    new = [code for code, spelled in enumerate(spellings) if len(spelled) > 1]
+    assert new, "the new text should hold pieces the tiny vocabulary spells with several"
+    for code, spelled in enumerate(spellings):
+        if len(spelled) == 1:     # a piece the model had: its trained row, under its new code
+            assert torch.equal(table[code], old_table[spelled[0]])
+    code = new[0]
+    assert grown.tokenizer.decode([int(grown.kept_ids[code - 3])]) == own.decode(spellings[code])
+    assert torch.allclose(table[code], old_table[spellings[code]].mean(dim=0))

@@ -18,7 +18,7 @@ from .allocator import reuse_freed_memory
 from .audit import audit
 from .audit.report import check_destination, table, write
 from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
-from .data import prepare
+from .data import grow_vocabulary, prepare
 from .data.corpus import read_texts
 from .data.corrections import make_corrections
 from .encoders import ENCODER_FIELDS, PRESETS, load_encoder, read_pairs, read_vectors
@@ -238,6 +238,10 @@ def cmd_corrections(args) -> None:
     print(make_corrections(args.data, _load(args), args.out, cfg, show_progress=not args.quiet))
 
 
+def cmd_vocabulary(args) -> None:
+    print(json.dumps(grow_vocabulary(args.data, args.keep, args.min_count)))
+
+
 def cmd_train(args) -> None:
     size = MODEL_SIZES.get(args.size, {}) if args.size else {}
     run = train(from_args(TrainConfig, args), from_args(ModelConfig, args, **size))
@@ -394,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, CorrectionsConfig, skip=("batch_size",))  # --batch-size comes with the model options
 
     p.set_defaults(func=cmd_corrections)
+
+    p = sub.add_parser("vocabulary", help="grow a model's vocabulary to the pieces prepared folders use, "
+                                          "so that `train --warm-start` writes fewer [UNK]s")
+    p.add_argument("data", nargs="+", help="folders written by `unembed prepare --vocab KEEP`")
+    p.add_argument("--keep", required=True, help="the model whose vocabulary grows (its codes are kept)")
+    p.add_argument("--min-count", type=int, default=3,
+                   help="add the pieces the folders' train splits use at least this often (together)")
+    p.set_defaults(func=cmd_vocabulary)
 
     p = sub.add_parser("train", help="train an inverter (or, on `unembed corrections` data, a corrector)")
     add_arguments(p, TrainConfig)

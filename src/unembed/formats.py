@@ -9,7 +9,7 @@ from .errors import UnembedError
 
 # the format version each kind of folder is written in; raise one when its layout changes
 FORMATS = {
-    "model": 1,        # an inverter or a corrector: config.json + model.safetensors (+ vocabulary)
+    "model": 1,        # an inverter or a corrector: config.json + model.safetensors or its shards (+ vocabulary)
     "align-map": 1,    # `unembed align`: config.json + map.safetensors
     "run": 1,          # `unembed train`: config.json (settings) + last/ + best/ + log.jsonl
     "prepared": 1,     # `unembed prepare`: meta.json + shards

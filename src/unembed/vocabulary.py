@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from . import atomic
 from .codes import MASK, PAD, SPECIALS, UNK
 from .errors import UnembedError
 from .tokenizer_sources import OFFLINE_TOKENIZERS, offline_tokenizer
@@ -124,6 +125,19 @@ def script_of(ch: str) -> str:
     return first.title()
 
 
+def _fewest_pieces(text: str, pieces: dict[str, int], longest: int) -> list[int]:
+    """The codes of the fewest `pieces` (piece -> code) that concatenate to `text`, [] if none do."""
+    best: list[list[int] | None] = [[]] + [None] * len(text)
+    for start in range(len(text)):
+        if best[start] is None:
+            continue
+        for end in range(start + 1, min(len(text), start + longest) + 1):
+            code = pieces.get(text[start:end])
+            if code is not None and (best[end] is None or len(best[start]) + 1 < len(best[end])):
+                best[end] = best[start] + [code]
+    return best[-1] or []
+
+
 class Vocabulary:
     """Tokenizer + map between tokenizer ids and compact model codes."""
 
@@ -140,6 +154,32 @@ class Vocabulary:
         """The ids the rows use (at least `min_count` times; rarer ones will be [UNK])."""
         kept, counts = np.unique(id_rows, return_counts=True)
         return cls(tokenizer, [int(i) for i, c in zip(kept, counts) if i != pad_id and c >= min_count])
+
+    def grown(self, id_rows: list[np.ndarray], min_count: int, pad_id: int = -1) -> "Vocabulary":
+        """This vocabulary and every further id that occurs at least `min_count` times in all of
+        `id_rows` together: a model of this vocabulary can continue on the larger one
+        (`Vocabulary.spellings`), its codes keep their tokens."""
+        counts: dict[int, int] = {}
+        for rows in id_rows:
+            ids, n = np.unique(np.asarray(rows), return_counts=True)
+            for i, c in zip(ids.tolist(), n.tolist()):
+                counts[i] = counts.get(i, 0) + c
+        extra = [i for i, c in counts.items() if i != pad_id and c >= min_count]
+        return Vocabulary(self.tokenizer, self.kept_ids.tolist() + extra)
+
+    def spellings(self, smaller: "Vocabulary") -> list[list[int]]:
+        """For each code of this vocabulary, the codes of `smaller` (same tokenizer) that write
+        its piece: its own code there if `smaller` has it, else the fewest of `smaller`'s pieces
+        that spell it, else [] (a piece `smaller` cannot spell). Specials map to themselves."""
+        spelled = {self.tokenizer.id_to_token(int(i)) or "": int(code)
+                   for code, i in enumerate(smaller.kept_ids, start=len(SPECIALS))}
+        longest = max(map(len, spelled), default=1)
+        out = [[code] for code in range(len(SPECIALS))]
+        for i in self.kept_ids.tolist():
+            own = smaller._code_of_id[i] if i < len(smaller._code_of_id) else UNK
+            piece = self.tokenizer.id_to_token(i) or ""
+            out.append([int(own)] if own != UNK else _fewest_pieces(piece, spelled, longest))
+        return out
 
     def __len__(self) -> int:
         return len(self.kept_ids) + len(SPECIALS)
@@ -269,8 +309,12 @@ class Vocabulary:
             (folder / TOKENIZER_GZ).write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
         else:
             (folder / TOKENIZER_FILE).write_text(text, encoding="utf-8")
-        (folder / VOCAB_FILE).write_text(json.dumps(
-            {"specials": SPECIALS, "kept_tokenizer_ids": self.kept_ids.tolist()}))
+        self.save_codes(folder)
+
+    def save_codes(self, folder: Path) -> None:
+        """vocab.json alone: which tokenizer ids are the model's codes (written whole)."""
+        atomic.write_bytes(Path(folder) / VOCAB_FILE, json.dumps(
+            {"specials": SPECIALS, "kept_tokenizer_ids": self.kept_ids.tolist()}).encode())
 
     @classmethod
     def load(cls, folder: Path) -> "Vocabulary":

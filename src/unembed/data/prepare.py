@@ -16,6 +16,7 @@ from ..encoders import PACKAGED, find_preset, load_encoder, read_pairs
 from ..eval.evaluate import reference_of
 from ..inverter import resolve_checkpoint
 from ..errors import UnembedError
+from ..codes import UNK
 from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, prune_unigram, train_bpe
 from .. import atomic, formats
 from . import cache
@@ -189,3 +190,41 @@ def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: st
     atomic.write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
     logger.info("prepared %s: %s texts, vocabulary %d", folder, counts, len(vocab))
     return folder
+
+
+def grow_vocabulary(folders: list[str], keep: str, min_count: int) -> dict:
+    """Give prepared folders one vocabulary: the model `keep`'s, grown by every tokenizer id
+    their train splits use at least `min_count` times together, so that `train --warm-start
+    keep` continues on them with fewer [UNK] targets (the new rows start from the pieces that
+    spell them; see train/loop.py). The shards hold tokenizer ids, so nothing is embedded
+    again: each folder's vocab.json and meta.json are rewritten. -> what changed"""
+    if min_count < 1:
+        raise UnembedError(f"--min-count must be at least 1, got {min_count}")
+    if not folders:
+        raise UnembedError("give at least one prepared folder")
+    base = Vocabulary.load(resolve_checkpoint(keep))
+    rows = []
+    for folder in folders:
+        meta = cache.read_meta(Path(folder))
+        if meta.get("type") != formats.header("prepared")["type"]:
+            raise UnembedError(f"{folder} is not a prepared dataset; give folders written by `unembed prepare`")
+        if Vocabulary.load(Path(folder)).tokenizer.to_str() != base.tokenizer.to_str():
+            raise UnembedError(f"{folder} was prepared with another tokenizer than {keep}'s; "
+                               f"prepare it with --vocab {keep}")
+        rows.append(cache.load_split(Path(folder), "train")[0])
+    grown = base.grown(rows, min_count, cache.PAD_ID)
+    held = [cache.load_split(Path(folder), "heldout")[0] for folder in folders]   # grown without them
+
+    def unknown(vocab: Vocabulary, split: list) -> float:
+        tokens = sum(int((r != cache.PAD_ID).sum()) for r in split)
+        return round(sum(int((vocab.ids_to_codes(r, cache.PAD_ID) == UNK).sum()) for r in split) / max(1, tokens), 5)
+
+    for folder in folders:   # vocab.json first, meta.json (which marks a whole folder) last
+        meta = cache.read_meta(Path(folder))
+        grown.save_codes(Path(folder))
+        meta.update(vocab_size=len(grown), vocab_grown={"from": keep, "min_count": min_count,
+                                                        "folders": [str(f) for f in folders]})
+        atomic.write_bytes(Path(folder) / "meta.json", json.dumps(meta, indent=2).encode())
+    return {"folders": [str(f) for f in folders], "vocab_size": {"before": len(base), "after": len(grown)},
+            "unknown_train_tokens": {"before": unknown(base, rows), "after": unknown(grown, rows)},
+            "unknown_heldout_tokens": {"before": unknown(base, held), "after": unknown(grown, held)}}

@@ -18,7 +18,6 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from .. import formats
 from ..config import ModelConfig, from_dict, to_dict
@@ -29,7 +28,7 @@ from . import weights
 from .packing import Packing
 
 CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_FILE = weights.WEIGHTS_FILE
 
 
 class DenoiserOutput(NamedTuple):
@@ -203,15 +202,17 @@ class ConditionalMDLM(nn.Module):
         scales, see weights.py); None keeps the weights' own type."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        for old in [*folder.glob("model-*-of-*.safetensors"), folder / weights.INDEX_FILE, folder / WEIGHTS_FILE]:
+            old.unlink(missing_ok=True)   # a folder saved again holds one layout, not two
         tensors, metadata = weights.pack(self.state_dict(), storage)
-        save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata or None)
+        weights.write(folder, tensors, metadata)
         (folder / CONFIG_FILE).write_text(json.dumps({**formats.header("model"), **to_dict(self.config)},
                                                      indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> "ConditionalMDLM":
         folder = Path(folder)
-        if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+        if not (folder / CONFIG_FILE).is_file() or not weights.present(folder):
             raise UnembedError(f"{folder} is not a model folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
         try:
             values = json.loads((folder / CONFIG_FILE).read_text())
@@ -226,13 +227,12 @@ class ConditionalMDLM(nn.Module):
         except (ValueError, TypeError) as exc:  # bad JSON, or values no model can have
             raise UnembedError(f"{folder / CONFIG_FILE} is not a valid model config: {exc}") from None
         try:
-            state = load_file(str(folder / WEIGHTS_FILE))
-        except Exception as exc:  # safetensors rejects truncated or foreign files
-            raise UnembedError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file "
-                               f"({str(exc)[:120]})") from None
+            state = weights.read(folder)
+        except ValueError as exc:
+            raise UnembedError(str(exc)) from None
         try:
             model.load_state_dict(weights.unpack(state))
         except (RuntimeError, ValueError) as exc:
-            raise UnembedError(f"{folder / WEIGHTS_FILE} does not match its config.json: "
+            raise UnembedError(f"{folder}: the weights file does not match its config.json: "
                                f"{str(exc).splitlines()[0]}") from None
         return model.to(device).eval()

@@ -3,12 +3,24 @@ output channel (row), dequantised at load. int8 keeps every matrix (linear maps,
 table) at a quarter of float32; vectors (biases, the segment) stay float16, being tiny.
 
 An int8 file holds, for each quantised matrix W (R, C), `name` as int8 and `name:scale`
-(R,) float32 with W ~ int8 * scale[:, None]; its metadata says `format: int8-rowwise`."""
+(R,) float32 with W ~ int8 * scale[:, None]; its metadata says `format: int8-rowwise`.
+
+On disk: one `model.safetensors`, or, where that would pass MAX_FILE_BYTES (a large vocabulary),
+the tensors split over `model-00001-of-0000N.safetensors` files named by
+`model.safetensors.index.json` (the Hugging Face layout), so no file of a shipped model is
+one that git hosts refuse or warn about."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file, save_file
 
 STORAGE = ("float32", "float16", "bfloat16", "int8")
+WEIGHTS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+MAX_FILE_BYTES = 19_000_000   # a shard's tensors at most (GitHub warns at 50 MB; the repo's rule is 20)
 SCALE = ":scale"   # a key suffix no parameter name can have
 INT8_FORMAT = "int8-rowwise"
 
@@ -51,4 +63,53 @@ def unpack(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 
-__all__ = ["STORAGE", "pack", "unpack"]
+def write(folder: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str],
+          max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Write packed tensors into `folder`: one file, or shards and their index when larger."""
+    folder = Path(folder)
+    size = lambda t: t.numel() * t.element_size()  # noqa: E731
+    if sum(size(t) for t in tensors.values()) <= max_bytes:
+        save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata or None)
+        return
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    for name, tensor in tensors.items():   # in order, a new shard when this one would pass the limit
+        if shards[-1] and sum(size(t) for t in shards[-1].values()) + size(tensor) > max_bytes:
+            shards.append({})
+        shards[-1][name] = tensor
+    files = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    for file, shard in zip(files, shards):
+        save_file(shard, str(folder / file), metadata=metadata or None)
+    index = {"metadata": metadata, "weight_map": {n: f for f, shard in zip(files, shards) for n in shard}}
+    (folder / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+
+
+def present(folder: Path) -> bool:
+    return (Path(folder) / WEIGHTS_FILE).is_file() or (Path(folder) / INDEX_FILE).is_file()
+
+
+def read(folder: Path) -> dict[str, torch.Tensor]:
+    """The packed tensors of a folder, from its one file or from every shard its index names.
+    Raises ValueError (naming the file) for an unreadable or incomplete set."""
+    folder = Path(folder)
+    if not (folder / INDEX_FILE).is_file():
+        return _load(folder / WEIGHTS_FILE)
+    try:
+        weight_map = json.loads((folder / INDEX_FILE).read_text())["weight_map"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{folder / INDEX_FILE} is not a valid weights index") from None
+    tensors = {}
+    for file in sorted(set(weight_map.values())):
+        tensors.update(_load(folder / file))
+    if set(tensors) != set(weight_map):
+        raise ValueError(f"{folder / INDEX_FILE}: its shards do not hold the tensors it names")
+    return tensors
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors rejects truncated or foreign files
+        raise ValueError(f"{path} is not a readable safetensors file ({str(exc)[:120]})") from None
+
+
+__all__ = ["STORAGE", "WEIGHTS_FILE", "INDEX_FILE", "pack", "unpack", "write", "read", "present"]

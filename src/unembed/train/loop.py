@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import atomic, formats
+from ..codes import SPECIALS
 from ..config import ModelConfig, TrainConfig, from_dict, to_dict
 from ..data import cache
 from ..devices import local_rank, resolve_device
@@ -45,10 +46,13 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
     role = {"hypothesis": meta.get("kind") == "corrections", "feedback": base.feedback}
     if cfg.warm_start:        # a warm start keeps the architecture of the model it continues
         folder = resolve_checkpoint(cfg.warm_start)
-        if not Vocabulary.load(folder).same_as(vocab):
+        own = Vocabulary.load(folder)
+        if not own.same_as(vocab) and not _grows_into(own, vocab):
             raise UnembedError(f"--warm-start {cfg.warm_start}: its vocabulary differs from {cfg.data}'s; "
-                               f"prepare the data with its tokenizer.json and the same corpus, or train anew")
-        return from_dict(ModelConfig, {**json.loads((folder / "config.json").read_text()), **role})
+                               f"prepare the data with --vocab {cfg.warm_start} (or grow its vocabulary with "
+                               f"`unembed vocabulary`), or train anew")
+        return from_dict(ModelConfig, {**json.loads((folder / "config.json").read_text()),
+                                       "vocab_size": len(vocab), **role})
     recorded = {k: meta[k] for k in ENCODER_FIELDS if k in meta}
     return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
                                    "cond_dim": meta["dim"], **recorded, **role})
@@ -67,10 +71,37 @@ def _mixed_in(folder: str, meta: dict, vocab: Vocabulary) -> Examples:
     return Examples.load(folder, "train", vocab)
 
 
-def warm_start_weights(model: ConditionalMDLM, name_or_path: str) -> None:
+def _grows_into(own: Vocabulary, vocab: Vocabulary) -> bool:
+    """`vocab` is `own` grown (`unembed vocabulary`): the same tokenizer, every code of `own` kept."""
+    return (own.tokenizer.to_str() == vocab.tokenizer.to_str()
+            and bool(np.isin(own.kept_ids, vocab.kept_ids).all()))
+
+
+def grown_rows(state: dict, own: Vocabulary, vocab: Vocabulary) -> dict:
+    """A state dict of vocabulary `own` laid out for the larger `vocab`: each kept piece keeps
+    its rows; a new piece starts as the pieces that spell it (the mean of their embeddings, and
+    the lowest of their output biases: a whole is never more frequent than its rarest part);
+    one they cannot spell, as the mean embedding and the lowest bias."""
+    spell = vocab.spellings(own)
+    state = dict(state)
+    for key, pool in (("tok_emb.weight", lambda rows: rows.mean(dim=0)),
+                      ("out_bias", lambda rows: rows.min(dim=0).values)):
+        old = state[key]
+        fallback = pool(old[len(SPECIALS):])
+        state[key] = torch.stack([pool(old[codes]) if codes else fallback for codes in spell])
+    return state
+
+
+def warm_start_weights(model: ConditionalMDLM, name_or_path: str, vocab: Vocabulary) -> None:
     """The weights of a trained model; a corrector started from an inverter keeps its own
-    zero-initialised extras (segment, feedback), so it begins as that inverter."""
-    source = ConditionalMDLM.from_pretrained(resolve_checkpoint(name_or_path)).state_dict()
+    zero-initialised extras (segment, feedback), so it begins as that inverter. A model whose
+    vocabulary `vocab` grew (`unembed vocabulary`) gets rows for the new pieces (`grown_rows`)."""
+    folder = resolve_checkpoint(name_or_path)
+    source = ConditionalMDLM.from_pretrained(folder).state_dict()
+    own = Vocabulary.load(folder)
+    if not own.same_as(vocab):
+        source = grown_rows(source, own, vocab)
+        logger.info("vocabulary grown from %d to %d codes", len(own), len(vocab))
     missing, unexpected = model.load_state_dict(source, strict=False)
     extras = ("segment", "feedback.", "feedback_prefix.")
     if unexpected or any(not key.startswith(extras) for key in missing):
@@ -154,7 +185,7 @@ class Trainer:
         if existing is not None:
             return  # the checkpoint's, loaded by _resume
         if cfg.warm_start:
-            warm_start_weights(self.model, cfg.warm_start)
+            warm_start_weights(self.model, cfg.warm_start, self.vocab)
             logger.info("weights from %s", cfg.warm_start)
         elif cfg.init_from:
             init_from_bert(self.model, cfg.init_from, self.vocab)
