@@ -217,3 +217,6 @@ def test_weights_past_the_file_limit_are_split_into_shards_that_load_as_one(tmp_
     (tmp_path / "m" / shards[1]).unlink()
     with pytest.raises(UnembedError, match="not a readable safetensors"):
         ConditionalMDLM.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / weights.INDEX_FILE).write_text('{"weight_map": {"out_bias": "../elsewhere.safetensors"}}')
+    with pytest.raises(UnembedError, match="outside its folder"):
+        ConditionalMDLM.from_pretrained(tmp_path / "m")

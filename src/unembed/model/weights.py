@@ -72,10 +72,13 @@ def write(folder: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, st
         save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata or None)
         return
     shards: list[dict[str, torch.Tensor]] = [{}]
+    filled = 0
     for name, tensor in tensors.items():   # in order, a new shard when this one would pass the limit
-        if shards[-1] and sum(size(t) for t in shards[-1].values()) + size(tensor) > max_bytes:
+        if shards[-1] and filled + size(tensor) > max_bytes:
             shards.append({})
+            filled = 0
         shards[-1][name] = tensor
+        filled += size(tensor)
     files = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
     for file, shard in zip(files, shards):
         save_file(shard, str(folder / file), metadata=metadata or None)
@@ -95,10 +98,14 @@ def read(folder: Path) -> dict[str, torch.Tensor]:
         return _load(folder / WEIGHTS_FILE)
     try:
         weight_map = json.loads((folder / INDEX_FILE).read_text())["weight_map"]
-    except (ValueError, KeyError, TypeError):
+        if not all(isinstance(v, str) for v in weight_map.values()):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError(f"{folder / INDEX_FILE} is not a valid weights index") from None
     tensors = {}
     for file in sorted(set(weight_map.values())):
+        if Path(file).name != file:   # shards sit beside their index, never elsewhere
+            raise ValueError(f"{folder / INDEX_FILE} names a file outside its folder: {file}")
         tensors.update(_load(folder / file))
     if set(tensors) != set(weight_map):
         raise ValueError(f"{folder / INDEX_FILE}: its shards do not hold the tensors it names")
