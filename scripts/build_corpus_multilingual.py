@@ -3,7 +3,9 @@
     python scripts/build_corpus_multilingual.py --out data/corpus/multilingual            # the e5 model's 10
     python scripts/build_corpus_multilingual.py --out data/corpus/gemma --languages all --per-language 4000
 
-For each language: LibreOffice help, man pages, fortunes and Bibles where Debian has them.
+For each language: LibreOffice help, man pages, fortunes and Bibles where Debian has them; a
+language they leave short of --per-language is topped up with its translated user-interface
+messages (TOP_UP), for training only.
 Sentences are split by the language's punctuation, kept by length (5-40 words; Chinese and
 Japanese 8-80 characters), and kept only when a language identifier (py3langid) agrees with the
 language: translated help carries much untranslated English. Each language is deduplicated,
@@ -14,11 +16,14 @@ pairs: LibreOffice help paragraphs with the same id in both languages (for encod
 from __future__ import annotations
 
 import argparse
+import gettext
 import html
 import json
 import random
 import re
 import tempfile
+import unicodedata
+import zipfile
 from pathlib import Path
 
 from build_corpus import BAD, bible_verses, extract, html_paragraphs, roff_paragraphs
@@ -45,6 +50,11 @@ SOURCES = {
     "hi": {"libreoffice": ["libreoffice-help-hi"]},
     "uk": {"manpages": ["manpages-uk"]},
 }
+# Training-only sources for a language the sources above leave short of --per-language: the
+# translated messages of LibreOffice (gettext catalogs) and Firefox (its language pack). They
+# never enter a held-out split, and a message that shares text with a held-out line is dropped,
+# so the held-out lines stay those of the sources above.
+TOP_UP = {"hi": {"ui": ["libreoffice-l10n-hi", "firefox-esr-l10n-hi-in"]}}
 E5_LANGUAGES = ["en", "de", "es", "fr", "it", "pl", "pt", "ru", "zh", "ja"]
 # A whole source per language is kept apart (OUT/heldout-source/LANG.txt) with --heldout-sources:
 # the smaller of two, so the model is measured on a kind of text it never read in that language.
@@ -57,10 +67,13 @@ CJK_SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def keep(sentence: str, language: str) -> bool:
+def keep(sentence: str, language: str, marks: bool = False) -> bool:
+    """marks: count combining marks (Devanagari's vowel signs) as letters. The main sources
+    keep the older count without them, so that their held-out lines stay those every report
+    used; TOP_UP sources count them."""
     if not sentence or BAD.search(sentence) or "\x00" in sentence or "\ufffd" in sentence:
         return False
-    letters = sum(c.isalpha() for c in sentence)
+    letters = sum(c.isalpha() or (marks and unicodedata.category(c).startswith("M")) for c in sentence)
     if language in CJK:
         n = len(sentence.replace(" ", ""))
         return 8 <= n <= 80 and letters >= 0.6 * n
@@ -71,10 +84,10 @@ def keep(sentence: str, language: str) -> bool:
     return 5 <= n_words <= 40 and starts_well and letters >= 0.6 * len(sentence)
 
 
-def split_sentences(paragraph: str, language: str) -> list[str]:
+def split_sentences(paragraph: str, language: str, marks: bool = False) -> list[str]:
     paragraph = re.sub(r"\s+", " ", ANSI.sub("", paragraph)).strip()
     splitter = CJK_SENTENCE_END if language in CJK else SENTENCE_END
-    return [s.strip() for s in splitter.split(paragraph) if keep(s.strip(), language)]
+    return [s.strip() for s in splitter.split(paragraph) if keep(s.strip(), language, marks)]
 
 
 def fortune_quotes(root: Path):
@@ -85,7 +98,32 @@ def fortune_quotes(root: Path):
             yield re.split(r"\n\s*--", quote)[0]  # drop the attribution line
 
 
+MESSAGE_LINE = re.compile(r"^\s*[\w.-]+\s*=\s*(.+)$|<!ENTITY\s+\S+\s+\"([^\"]+)\"")
+PLACEHOLDER = re.compile(r"%|\$|\{|&\w+;")
+
+
+def ui_messages(root: Path):
+    """Translated interface messages: every string of the gettext catalogs (.mo), and the values
+    of a Firefox language pack's .ftl, .properties and .dtd files, placeholders left out."""
+    for mo in sorted(root.glob("*/**/*.mo")):
+        with open(mo, "rb") as f:
+            catalog = gettext.GNUTranslations(f)._catalog
+        for key in sorted(catalog, key=str):
+            if key and isinstance(catalog[key], str) and not PLACEHOLDER.search(catalog[key]):   # "": the header
+                yield catalog[key].replace("~", "")   # LibreOffice marks access keys with ~
+    for pack in sorted(root.glob("*/**/*.xpi")):
+        with zipfile.ZipFile(pack) as z:
+            for name in sorted(n for n in z.namelist() if n.endswith((".ftl", ".properties", ".dtd"))):
+                for line in z.read(name).decode("utf-8", errors="replace").splitlines():
+                    m = MESSAGE_LINE.search(line)
+                    value = m and (m.group(1) or m.group(2))
+                    if value and not PLACEHOLDER.search(value):
+                        yield value
+
+
 def paragraphs(kind: str, root: Path):
+    if kind == "ui":
+        return ui_messages(root)
     if kind == "libreoffice":
         return html_paragraphs(sorted(root.glob("*/usr/share/libreoffice/help/*/**/*.html")))
     if kind == "manpages":
@@ -147,21 +185,11 @@ def main():
     for sub in ("heldout", "heldout-source"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     counts = {}
+    identify = lambda text: py3langid.classify(text)[0]  # noqa: E731
     for language in args.languages:
         seen, counts[language] = {}, {}
         for kind, packages in SOURCES[language].items():
-            root = extract(work, f"{language}-{kind}", packages)
-            kept = foreign = 0
-            for paragraph in paragraphs(kind, root):
-                for sentence in split_sentences(paragraph, language):
-                    if sentence in seen:
-                        seen[sentence].add(kind)
-                    elif py3langid.classify(sentence)[0] == language:
-                        seen[sentence] = {kind}
-                        kept += 1
-                    else:
-                        foreign += 1
-            counts[language][kind] = {"kept": kept, "other_language": foreign}
+            counts[language][kind] = gather(work, language, kind, packages, seen, identify)
         apart = HELDOUT_SOURCE.get(language) if args.heldout_sources else None
         # a sentence that also occurs in a trained source is trained text, never held-out-source text
         source_texts = sorted(t for t, kinds in seen.items() if kinds == {apart})
@@ -169,6 +197,9 @@ def main():
         random.Random(args.seed).shuffle(texts)
         random.Random(args.seed).shuffle(source_texts)
         heldout, train = texts[:args.heldout], texts[args.heldout:args.heldout + args.per_language]
+        if len(train) < args.per_language and language in TOP_UP:
+            train += top_up(work, language, heldout + source_texts, seen, identify, counts[language],
+                            args.per_language - len(train), args.seed)
         outputs = [(args.out / "heldout" / f"{language}.txt", heldout), (args.out / f"{language}.txt", train)]
         if apart:
             outputs.append((args.out / "heldout-source" / f"{language}.txt", source_texts[:args.heldout]))
@@ -183,7 +214,38 @@ def main():
               + ", ".join(f"{k} {v['kept']}" for k, v in counts[language].items() if isinstance(v, dict) and "kept" in v))
     (args.out / "counts.json").write_text(json.dumps(counts, indent=2) + "\n")
     if args.parallel:
-        write_parallel(args, work, lambda text: py3langid.classify(text)[0])
+        write_parallel(args, work, identify)
+
+
+def gather(work: Path, language: str, kind: str, packages: list[str], seen: dict, identify,
+           marks: bool = False) -> dict:
+    """Add a source's kept sentences to `seen` (sentence -> the kinds that have it); its counts."""
+    root = extract(work, f"{language}-{kind}", packages)
+    kept = foreign = 0
+    for paragraph in paragraphs(kind, root):
+        for sentence in split_sentences(paragraph, language, marks):
+            if sentence in seen:
+                seen[sentence].add(kind)
+            elif identify(sentence) == language:
+                seen[sentence] = {kind}
+                kept += 1
+            else:
+                foreign += 1
+    return {"kept": kept, "other_language": foreign}
+
+
+def top_up(work: Path, language: str, apart: list[str], seen: dict, identify, counts: dict, n: int,
+           seed: int) -> list[str]:
+    """Up to n training sentences from the language's TOP_UP sources, none already kept, and none
+    equal to, inside or around a held-out text (`apart`)."""
+    before = set(seen)
+    for kind, packages in TOP_UP[language].items():
+        counts[kind] = gather(work, language, kind, packages, seen, identify, marks=True)
+    new = sorted(t for t in seen if t not in before)
+    clean = [t for t in new if not any(t in h or h in t for h in apart)]
+    counts["top_up_near_heldout"] = len(new) - len(clean)
+    random.Random(seed).shuffle(clean)
+    return clean[:n]
 
 
 def write_parallel(args, work: Path, identify) -> None:

@@ -73,3 +73,55 @@ def test_shipped_multilingual_model_answers_in_the_input_language(language):
     sims = encoder.encode(outputs) @ encoder.encode(texts).T
     others = (sims.sum() - np.trace(sims)) / (len(texts) * (len(texts) - 1))
     assert np.trace(sims) / len(texts) > others + 0.02, (outputs, sims.round(3))
+
+
+def write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A gettext catalog (.mo) of these messages, in the file format's own layout."""
+    import struct
+    messages = {"": "Content-Type: text/plain; charset=UTF-8\n", **messages}   # the header: its charset
+    keys = sorted(messages)
+    ids, strs = (b"\0".join(k.encode() for k in keys) + b"\0",
+                 b"\0".join(messages[k].encode() for k in keys) + b"\0")
+    n, start = len(keys), 28 + 16 * len(keys)
+    offsets, o_id, o_str = [], start, start + len(ids)
+    for k in keys:
+        offsets.append((len(k.encode()), o_id, len(messages[k].encode()), o_str))
+        o_id += len(k.encode()) + 1
+        o_str += len(messages[k].encode()) + 1
+    head = struct.pack("<7I", 0x950412DE, 0, n, 28, 28 + 8 * n, 0, 0)
+    table = b"".join(struct.pack("<2I", a, b) for a, b, _, _ in offsets)
+    table += b"".join(struct.pack("<2I", c, d) for _, _, c, d in offsets)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(head + table + ids + strs)
+
+
+def test_a_short_language_is_topped_up_with_interface_messages_for_training_only(tmp_path):
+    import zipfile
+    import build_corpus_multilingual as builder
+    held_out = "फ़ाइल को सहेजने के लिए यहाँ क्लिक करें"
+    # Devanagari's vowel signs are marks, not letters: the older count drops this sentence
+    sentence = "आप निर्दिष्ट कर सकते हैं कि कौन सी वेबसाइटें आपका स्थान देख सकती हैं।"
+    assert builder.split_sentences(sentence, "hi") == []
+    assert builder.split_sentences(sentence, "hi", marks=True) == [sentence]
+    root = tmp_path / "hi-ui" / "libreoffice-l10n-hi"      # what `extract` left: it is read, not fetched
+    write_mo(root / "usr/lib/libreoffice/program/resource/hi/LC_MESSAGES/sw.mo", {
+        "You can choose the websites that may see your location.": sentence,
+        "Click here to save the file now": held_out + " अभी",            # around a held-out line
+        "Rename ~file": "फ़ाइल का ~नाम बदलें और उसे फिर से सहेजें",       # access key mark dropped
+        "The value %1 is not valid": "मान %1 इस प्रकार के लिए मान्य नहीं है",  # a placeholder
+    })
+    pack = root / "usr/lib/firefox-esr/browser/extensions/langpack-hi.xpi"
+    pack.parent.mkdir(parents=True)
+    with zipfile.ZipFile(pack, "w") as z:
+        z.writestr("locale/hi/browser.properties",
+                   "sync.prompt = सिंक करने के लिए अपने खाते में साइन इन करें\nwelcome = नमस्ते\n")
+    assert set(builder.ui_messages(tmp_path / "hi-ui")) == {
+        sentence, held_out + " अभी", "फ़ाइल का नाम बदलें और उसे फिर से सहेजें",
+        "सिंक करने के लिए अपने खाते में साइन इन करें", "नमस्ते"}
+    counts, seen = {}, {held_out: {"libreoffice"}}
+    train = builder.top_up(tmp_path, "hi", [held_out], seen, lambda t: "hi", counts, n=10, seed=0)
+    assert sorted(train) == sorted([sentence, "फ़ाइल का नाम बदलें और उसे फिर से सहेजें",
+                                    "सिंक करने के लिए अपने खाते में साइन इन करें"])
+    assert counts["top_up_near_heldout"] == 1 and counts["ui"]["kept"] == 4
+    assert len(builder.top_up(tmp_path, "hi", [held_out], {held_out: {"libreoffice"}}, lambda t: "hi", {},
+                              n=2, seed=0)) == 2
