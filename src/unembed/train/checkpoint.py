@@ -54,10 +54,15 @@ def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, st
     except Exception as exc:  # disk full, file too large, quota (safetensors has its own error type)
         shutil.rmtree(tmp, ignore_errors=True)
         kept = "the previous checkpoint in last/ is intact" if (run / "last").exists() else "no checkpoint yet"
-        raise UnembedError(f"could not write the checkpoint at step {state.get('step')} in {run} "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
-                           f"{kept}; free space and rerun to resume") from None
+        raise write_failed("the checkpoint", state.get("step"), run, kept, exc) from None
     atomic.replace_dir(tmp, run / "last")
+
+
+def write_failed(what: str, step, run: Path, kept: str, exc: Exception) -> UnembedError:
+    """The one line a run stops with when a write fails (disk full, file too large, quota)."""
+    return UnembedError(f"could not write {what} at step {step} in {run} "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
+                        f"{kept}; free space and rerun to resume")
 
 
 def find_checkpoint(run: Path) -> Path | None:

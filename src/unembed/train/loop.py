@@ -29,7 +29,7 @@ from ..precision import resolve_precision
 from ..vocabulary import Vocabulary
 from . import distributed as dist
 from .batches import Batches, LengthBuckets
-from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, write_failed
 from .ema import EMA
 from .examples import Examples
 from .lr import lr_at
@@ -255,9 +255,12 @@ class Trainer:
         result = {"step": self.step, **self.clocks(), **self.evaluator(self.eval_model, self.schedule)}
         logger.info("eval %s", result)
         if result.get("eval_token_accuracy", -1) > self.best:
+            try:
+                with atomic.folder(self.folder / "best") as tmp:
+                    self.save_ema_model(tmp)
+            except Exception as exc:  # disk full: as a failed checkpoint, one line and nothing half-written
+                raise write_failed("best/", self.step, self.folder, "best/ and last/ are as they were", exc) from None
             self.best = result["eval_token_accuracy"]
-            with atomic.folder(self.folder / "best") as tmp:
-                self.save_ema_model(tmp)
         return result
 
     def checkpoint(self) -> None:
