@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DATA, TINY_MODEL, run_cli, tiny_train_config
+from conftest import DATA, TINY_MODEL, copy_tree, run_cli, tiny_train_config
 from unembed.errors import UnembedError
 from unembed.matryoshka import cut_at_random, pad_prefixes, parse_widths
 
@@ -123,3 +123,37 @@ def test_eval_at_a_width_and_a_script_the_vocabulary_lacks(gemma_run, tmp_path):
     assert bad.returncode == 2 and "8, 16, 32" in bad.stderr
     thai = run_cli("invert", "--model", model, "ภาษาไทยเป็นภาษาที่สวยงามมาก", "-q")
     assert thai.returncode == 2 and "Thai" in thai.stderr.strip().splitlines()[-1]
+
+
+def _has(script: str, text: str) -> bool:
+    from unembed.script_gate import text_scripts
+    return script in text_scripts(text)
+
+
+@pytest.mark.slow
+def test_script_gate_is_fitted_into_the_model_and_holds_back_what_it_rules_out(gemma_run, tmp_path):
+    import unembed
+    from unembed.script_gate import GATE_DIR
+    model = copy_tree(gemma_run / "run" / "last" / "model", tmp_path / "model")  # the fixture's stays gateless
+    fitted = run_cli("script-gate", str(gemma_run / "prepared"), "--model", str(model), "--min-texts", "4",
+                     "--steps", "2000", "--lr", "0.03", "--heldout", "0", "-q")
+    assert fitted.returncode == 0, fitted.stderr
+    assert {"Latin", "Cyrillic", "Hangul", "Han", "Kana"} <= set(json.loads(fitted.stdout)["scripts"])
+    inverter = unembed.load(model, device="cpu")
+    gate = inverter.gate
+    texts = (gemma_run / "prepared" / "train.txt").read_text(encoding="utf-8").splitlines()
+    full = inverter.encoder.encode(texts)
+    # a gate that rules Hangul out leaves no Hangul in the text, where the model wrote it before
+    korean = full[[i for i, t in enumerate(texts) if _has("Hangul", t)]]
+    assert any(_has("Hangul", h) for h in inverter.invert(korean, script_gate=0.0))
+    assert any(_has("Hangul", h) for h in inverter.invert(korean))      # the fitted gate lets it through
+    gate.bias[gate.scripts.index("Hangul")] = -50.0
+    assert not any(_has("Hangul", h) for h in inverter.invert(korean) + inverter.invert(korean[:, :8]))
+    # the gate and the terms travel with an export
+    (model / "NOTICE").write_text("terms\n")
+    assert run_cli("export", str(model), str(tmp_path / "copy")).returncode == 0
+    assert (tmp_path / "copy" / GATE_DIR / "gate.safetensors").is_file()
+    assert (tmp_path / "copy" / "NOTICE").read_text() == "terms\n"
+    (model / GATE_DIR / "config.json").write_text("{")
+    broken = run_cli("invert", "--model", str(model), "--vectors", str(tmp_path / "none.npy"), "-q")
+    assert broken.returncode == 2 and "unreadable script gate" in broken.stderr.strip().splitlines()[-1]

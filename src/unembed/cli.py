@@ -17,7 +17,7 @@ from .align import AlignMap
 from .allocator import reuse_freed_memory
 from .audit import audit
 from .audit.report import check_destination, table, write
-from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ScriptGateConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
 from .data import grow_vocabulary, prepare
 from .data.corpus import read_texts
 from .data.corrections import make_corrections
@@ -25,9 +25,10 @@ from .encoders import ENCODER_FIELDS, PRESETS, load_encoder, read_pairs, read_ve
 from .encoders.stand_in import make_stand_in
 from .errors import UnembedError
 from .eval import cosine_rows, evaluate
-from .inverter import CORRECTOR_DIR, SAMPLING_FILE, SHIPPED, Inverter
+from .inverter import CORRECTOR_DIR, NOTICE_FILE, SAMPLING_FILE, SHIPPED, Inverter
 from .model.weights import STORAGE
 from .precision import PRECISIONS
+from .script_gate import GATE_DIR, fit_for_model
 from .stores import URI_FORMS, check_fit, read_store
 from .train import train
 
@@ -242,6 +243,14 @@ def cmd_vocabulary(args) -> None:
     print(json.dumps(grow_vocabulary(args.data, args.keep, args.min_count)))
 
 
+def cmd_script_gate(args) -> None:
+    """Fit the model's script gate on its prepared folders and write it into the model folder."""
+    inverter = Inverter.from_pretrained(args.model, device="cpu")
+    gate = fit_for_model(inverter, args.data, from_args(ScriptGateConfig, args), show_progress=not args.quiet)
+    out = gate.save_pretrained(inverter.folder / GATE_DIR)
+    print(json.dumps({"out": str(out), "scripts": gate.scripts, **gate.info}, ensure_ascii=False))
+
+
 def cmd_train(args) -> None:
     size = MODEL_SIZES.get(args.size, {}) if args.size else {}
     run = train(from_args(TrainConfig, args), from_args(ModelConfig, args, **size))
@@ -256,6 +265,9 @@ def cmd_export(args) -> None:
         inverter.save_pretrained(tmp, storage=args.dtype)
         if inverter.has_corrector:  # a shipped model's corrector travels with it, stored alike
             inverter.corrector.save_pretrained(tmp / CORRECTOR_DIR, storage=args.dtype)
+        notice = inverter.folder / NOTICE_FILE
+        if notice.is_file():  # terms that bind whoever uses the weights (Gemma's) travel with them
+            (tmp / NOTICE_FILE).write_bytes(notice.read_bytes())
     print(Path(args.out))
 
 
@@ -406,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-count", type=int, default=3,
                    help="add the pieces the folders' train splits use at least this often (together)")
     p.set_defaults(func=cmd_vocabulary)
+
+    p = sub.add_parser("script-gate", help="fit --model's script gate on prepared folders: decoding then "
+                                           "writes no script the vector's text is not in")
+    p.add_argument("data", nargs="+", help="folders written by `unembed prepare` for the model's encoder")
+    p.add_argument("--model", required=True, help="model folder (the gate is written into it, as script_gate/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_arguments(p, ScriptGateConfig)
+    p.set_defaults(func=cmd_script_gate)
 
     p = sub.add_parser("train", help="train an inverter (or, on `unembed corrections` data, a corrector)")
     add_arguments(p, TrainConfig)

@@ -142,6 +142,7 @@ class SampleConfig:
     rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
     beam: int = 2                    # correct: best texts so far that each round rewrites
     encoder_budget: int = 64         # correct, refine: most encoder calls per text
+    script_gate: float = 0.05        # a model with a script gate never writes a script it puts below this probability (0 = off)
 
     def validate(self, max_len: int) -> "SampleConfig":
         """The one check of decoding settings, for a model that writes up to `max_len` tokens;
@@ -156,6 +157,7 @@ class SampleConfig:
             (not self.temperature >= 0, "temperature must be 0 or more"),
             (not 0 <= self.remask_threshold <= 1, "remask threshold must be between 0 and 1"),
             (self.encoder_budget < 1, f"encoder budget must be at least 1, got {self.encoder_budget}"),
+            (not 0 <= self.script_gate < 1, f"script gate must be at least 0 and below 1, got {self.script_gate}"),
             (self.candidates < 1 or self.rounds < 0 or self.beam < 1,
              "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
         ]
@@ -234,6 +236,25 @@ class AlignConfig:
     batch: int = 1024            # mlp: pairs per step (all of them when fewer)
     lr: float = 1e-3             # mlp: learning rate
     seed: int = 0                # mlp: initialisation and batches
+
+
+@dataclass
+class ScriptGateConfig:
+    """`unembed script-gate`: which scripts a vector's text is in, fitted on prepared folders."""
+    min_texts: int = 50          # scripts with fewer training texts are left out (never blocked)
+    steps: int = 600             # optimizer steps
+    batch: int = 2048            # vectors per step
+    lr: float = 3e-3             # Adam learning rate
+    heldout: float = 0.05        # share of the vectors kept out of the fit, to report on
+    seed: int = 0                # the held-out rows, batches and Matryoshka cuts
+
+    def validate(self) -> "ScriptGateConfig":
+        check_types(self)
+        if self.min_texts < 1 or self.steps < 1 or self.batch < 1 or not self.lr > 0:
+            raise UnembedError("script gate: min-texts, steps and batch must be at least 1 and lr above 0")
+        if not 0 <= self.heldout < 1:
+            raise UnembedError(f"script gate: heldout is a share, at least 0 and below 1, got {self.heldout}")
+        return self
 
 
 @dataclass
@@ -328,5 +349,5 @@ def from_args(cls, args: argparse.Namespace, **base):
     return from_dict(cls, values)
 
 
-__all__ = ["MODEL_SIZES", "AlignConfig", "AuditConfig", "CorrectionsConfig", "DEFAULT_DEFENSES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ServeConfig", "StoreConfig", "field",
+__all__ = ["MODEL_SIZES", "AlignConfig", "AuditConfig", "CorrectionsConfig", "DEFAULT_DEFENSES", "ModelConfig", "DataConfig", "TrainConfig", "SampleConfig", "ScriptGateConfig", "ServeConfig", "StoreConfig", "field",
            "add_arguments", "field_comments", "from_args", "from_dict", "to_dict", "write_json"]

@@ -11,6 +11,7 @@ from .errors import UnembedError
 FORMATS = {
     "model": 1,        # an inverter or a corrector: config.json + model.safetensors or its shards (+ vocabulary)
     "align-map": 1,    # `unembed align`: config.json + map.safetensors
+    "script-gate": 1,  # `unembed script-gate`: a model folder's script_gate/, config.json + gate.safetensors
     "run": 1,          # `unembed train`: config.json (settings) + last/ + best/ + log.jsonl
     "prepared": 1,     # `unembed prepare`: meta.json + shards
     "corrections": 1,  # `unembed corrections`: meta.json + shards

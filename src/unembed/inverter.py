@@ -31,12 +31,14 @@ from .sampling import GUIDED, Sampler, make_sampler
 from .sampling.correct import Correction
 from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
 from .sampling.refine import Refinement
+from .script_gate import GATE_DIR, ScriptGate
 from .vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
 SAMPLING_FILE = "sampling.json"
 CORRECTOR_DIR = "corrector"   # a model folder's corrector (`correct`), when it ships one
+NOTICE_FILE = "NOTICE"        # terms of use that come with a model's weights, when they have any
 # A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
 # probability each written token had when the sampler chose it.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -56,7 +58,8 @@ def resolve_checkpoint(name_or_path: str) -> Path:
 class Inverter:
     def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, sampling: SampleConfig | None = None,
                  encoder=None, device: str | torch.device = "cpu", align=None, precision: str = "auto",
-                 corrector: "Inverter | None" = None, folder: str | Path | None = None):
+                 corrector: "Inverter | None" = None, folder: str | Path | None = None,
+                 gate: ScriptGate | None = None):
         self.model = model.eval()
         self.vocab = vocab
         self.sampling = sampling or SampleConfig()
@@ -66,6 +69,7 @@ class Inverter:
         self.align = align          # an AlignMap: this inverter then reads another encoder's vectors
         self._source_encoder = None
         self.folder = Path(folder) if folder is not None else None   # where it was loaded from
+        self.gate = gate            # a ScriptGate: pieces of scripts it rules out are not written
         self._corrector = None
         if corrector is not None:
             self.corrector = corrector
@@ -88,7 +92,8 @@ class Inverter:
                 sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
-        inverter = cls(model, vocab, sampling, encoder, device, precision=precision, folder=folder)
+        gate = ScriptGate.from_pretrained(folder / GATE_DIR) if (folder / GATE_DIR).is_dir() else None
+        inverter = cls(model, vocab, sampling, encoder, device, precision=precision, folder=folder, gate=gate)
         inverter.encoder_path = encoder_path
         if align:
             inverter.set_align(align)
@@ -116,6 +121,7 @@ class Inverter:
         if cfg.cond_dim != own.cond_dim or cfg.max_len != own.max_len or not corrector.vocab.same_as(self.vocab):
             raise UnembedError("the corrector was trained for another inverter (its vocabulary, length or "
                                "vector size differ)")
+        corrector.gate = self.gate  # the same vectors and pieces: a corrector uses its inverter's gate
         self._corrector = corrector
 
     @property
@@ -143,10 +149,33 @@ class Inverter:
         self.align, self._source_encoder = amap, None
 
     def save_pretrained(self, folder: str | Path, storage: str | None = None) -> None:
-        """The model (weights in `storage`: see model/weights.py), vocabulary and decoding defaults."""
+        """The model (weights in `storage`: see model/weights.py), vocabulary, decoding defaults
+        and script gate."""
         self.model.save_pretrained(folder, storage)
         self.vocab.save(Path(folder))
         (Path(folder) / SAMPLING_FILE).write_text(json.dumps(to_dict(self.sampling), indent=2) + "\n")
+        if self.gate is not None and not self.model.config.hypothesis:  # a corrector's is its inverter's
+            self.gate.save_pretrained(Path(folder) / GATE_DIR)
+
+    @property
+    def gate(self) -> ScriptGate | None:
+        return self._gate
+
+    @gate.setter
+    def gate(self, gate: ScriptGate | None) -> None:
+        if gate is not None and gate.dim != self.model.config.cond_dim:
+            raise UnembedError(f"the script gate reads {gate.dim}-d vectors but this model reads "
+                               f"{self.model.config.cond_dim}-d ones; fit it for this model")
+        self._gate, self._gate_pieces = gate, None
+
+    def blocked_pieces(self, vectors: torch.Tensor, threshold: float) -> torch.Tensor | None:
+        """(B, V) bool: the pieces the script gate rules out for each of `vectors` (model
+        space) at `threshold`; None without a gate or when it rules out none."""
+        if self._gate is None or threshold <= 0:
+            return None
+        if self._gate_pieces is None:  # once per inverter: which scripts each piece writes
+            self._gate_pieces = self._gate.piece_scripts(self.vocab).to(self.device)
+        return self._gate.blocked(vectors, self._gate_pieces, threshold)
 
     @property
     def input_dim(self) -> int:
@@ -215,6 +244,7 @@ class Inverter:
         `hypothesis` (B, H) codes and their embeddings `hypothesis_vectors` (B, D)."""
         lengths = (codes != PAD).sum(dim=1)
         sampler.set_timesteps(steps, lengths, masked=(codes == MASK).sum(dim=1))
+        blocked = self.blocked_pieces(vectors, sampler.script_gate)   # (B, V) or None
         ragged = lengths if bool((lengths < codes.shape[1]).any()) else None
         # one autocast context for all steps: it casts each weight once, not once per step
         with autocast(self.device, self.precision):
@@ -229,6 +259,8 @@ class Inverter:
                 # [UNK] (a piece outside the vocabulary) has no text: written, it would decode to
                 # nothing, so the next-best piece is always the better guess
                 logits[:, UNK] = float("-inf")
+                if blocked is not None:  # pieces of a script the vector's text is not in
+                    logits.masked_fill_(blocked[masked.nonzero(as_tuple=True)[0]], float("-inf"))
                 codes = sampler.step(i, logits, codes)
                 if callback is not None:
                     callback(i, codes, sampler.confidence)

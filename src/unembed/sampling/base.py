@@ -14,8 +14,10 @@ from ..diffusion.schedule import reveal_plan
 class Sampler(ABC):
     name = "base"
 
-    def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine", seed: int = 0):
+    def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine", seed: int = 0,
+                 script_gate: float = 0.0):
         self.repetition_penalty = repetition_penalty
+        self.script_gate = script_gate  # the decoding loop asks the model's script gate with it (script_gate.py)
         self.reveal = schedule  # the reveal schedule's name (diffusion/schedule.py), not the training mask schedule
         self.seed = seed
         self.steps = 0
