@@ -5,6 +5,7 @@ the held-out split (kept apart from the reported texts). Each prints one JSON li
     python scripts/decoding_probes.py oracle-length --n 128 --threads 1
     python scripts/decoding_probes.py int8 --n 64 --threads 1
     python scripts/decoding_probes.py oracle-selection --n 128 --threads 1
+    python scripts/decoding_probes.py doubt --n 300 --threads 1
 """
 from __future__ import annotations
 
@@ -111,9 +112,52 @@ def int8(inverter, texts, vectors):
                           round(per_s, 1), **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
 
 
+def auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2)[group]          # each tie group's mean 1-based rank
+    n_pos, n_neg = positive.sum(), (~positive).sum()
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def doubt(inverter, texts, vectors):
+    """Which signal tells the wrong tokens of the greedy decode from the right ones (a token is
+    right when the reference holds it): the decoder's confidence when it wrote the token, the
+    bag-of-tokens prior's log-probability of the token under the target vector, or the gap
+    between the prior under the target and under the decode's own embedding. AUC of each."""
+    from unembed.codes import PAD
+    from unembed.sampling import make_sampler
+    L = inverter.model.config.max_len
+    greedy = dataclasses.replace(inverter.sampling, strategy="confidence")
+    v = torch.from_numpy(vectors)
+    sampler = make_sampler(greedy)
+    codes = inverter.denoise(v, inverter.blank(v, greedy), sampler, greedy.steps)
+    hyps = [inverter.vocab.decode(row[row != PAD]) for row in codes.numpy()]
+    with torch.no_grad():
+        prior = inverter.model.bag_of_tokens(v)
+        prior_hyp = inverter.model.bag_of_tokens(torch.from_numpy(inverter.own_encoder.encode(hyps)))
+    refs = inverter.vocab.encode([reference_of(inverter.vocab, t, L) for t in texts], L)
+    right, signals = [], {"confidence": [], "prior log-probability": [], "prior gap (target - decode)": []}
+    for b, row in enumerate(codes.tolist()):
+        in_ref = set(refs[b].tolist()) - {PAD}
+        for i, c in enumerate(row):
+            if c == PAD:
+                continue
+            right.append(c in in_ref)
+            signals["confidence"].append(float(sampler.confidence[b, i]))
+            signals["prior log-probability"].append(float(prior[b, c]))
+            signals["prior gap (target - decode)"].append(float(prior[b, c] - prior_hyp[b, c]))
+    right = np.array(right)
+    signals["both (log confidence + prior log-probability)"] = (
+        np.log(np.clip(signals["confidence"], 1e-6, None)) + np.array(signals["prior log-probability"]))
+    print(json.dumps({"texts": len(texts), "tokens": len(right), "right": round(float(right.mean()), 4),
+                      **{f"AUC {k}": round(auc(np.array(x), right), 4) for k, x in signals.items()}}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8", "oracle-selection"])
+    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8", "oracle-selection", "doubt"])
     p.add_argument("--model", default="en")
     p.add_argument("--texts", default="data/prepared/en/heldout.txt")
     p.add_argument("--start", type=int, default=1744, help="first line of --texts (the tuning slice)")
@@ -127,7 +171,7 @@ def main():
     L = inverter.model.config.max_len
     vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
     {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8,
-     "oracle-selection": oracle_selection}[args.probe](
+     "oracle-selection": oracle_selection, "doubt": doubt}[args.probe](
         inverter, texts, vectors)
 
 

@@ -53,11 +53,16 @@ shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors
 save_file({k: v.half().contiguous() for k, v in load_file(source / "model.safetensors").items()},
           str(target / "model.safetensors"), metadata={"format": "pt"})
 EOF
+    local tree packed
+    tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/' | du -cb --files0-from=- | tail -1 | cut -f1)
+    packed=$(du -sb "$PACK.tmp" | cut -f1)
+    echo "$PACK: $packed bytes; the tree without its checkpoints: $tree bytes (the device takes 67108864 in all)"
+    if [ $((packed + tree)) -gt 67108864 ]; then
+        rm -rf "$PACK.tmp"
+        echo "too large for the device by $((packed + tree - 67108864)) bytes: drop a source from SOURCES" >&2; exit 2
+    fi
     rm -rf "$PACK" && mv "$PACK.tmp" "$PACK"
     grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
-    local tree
-    tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/' | du -cb --files0-from=- | tail -1 | cut -f1)
-    echo "$PACK: $(du -sb "$PACK" | cut -f1) bytes; the tree without its checkpoints: $tree bytes (limit 67108864 together)"
 }
 
 # settings shared by both device stages; REHEARSE=1 shrinks them for a CPU
@@ -79,7 +84,7 @@ ship() {
 
 base() {
     setup
-    local minutes=${MINUTES:-3.5} limit=${LIMIT:-0} probe=${PROBE_STEPS:-150} heldout=2000 evals=1000
+    local minutes=${MINUTES:-3} limit=${LIMIT:-0} probe=${PROBE_STEPS:-150} heldout=2000 evals=1000
     if [ "${REHEARSE:-0}" = 1 ]; then
         limit=${LIMIT:-3000} minutes=${MINUTES:-0.5} probe=${PROBE_STEPS:-60} heldout=100 evals=32
     fi
@@ -117,7 +122,7 @@ EOF
     steps=$($python -c "print(max(20, int($rate * $minutes)))")
     echo "base: $rate steps/minute, $steps steps for $minutes minutes"
     $unembed train --data "$work/data" --out "$work/run" "${shape[@]}" --steps "$steps" --warmup $((steps / 20 + 1)) \
-        --lr 1e-3 --eval-every $((steps / 4 + 1)) --save-every $((steps / 4 + 1)) \
+        --lr 1e-3 --eval-every $((steps / 2 + 1)) --save-every $((steps / 2 + 1)) \
         --time-budget "$($python -c "print($minutes * 1.3 + 1.5)")"
     $unembed export "$work/run/last/model" "$work/model" --dtype int8 --repetition-penalty 1.0 --schedule cosine --steps 8
     $unembed eval "$work/data/heldout.txt" --model "$work/model" --limit "$evals" --device "$device" \

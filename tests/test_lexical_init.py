@@ -33,7 +33,11 @@ def test_model_prior_equals_scaled_ridge_prediction():
     expected = 10.0 * unit[:8] @ ridge_bag_of_tokens(codes, unit, 40)
     with torch.no_grad():
         lexical = model(torch.from_numpy(codes[:8]), torch.from_numpy(vectors[:8]), torch.ones(8)).lexical
+        bag = model.bag_of_tokens(torch.from_numpy(vectors[:8])).numpy()
     assert np.allclose(lexical.numpy(), expected, atol=1e-3)
+    # the same prior as log-probabilities over the vocabulary, read from the vector alone
+    assert np.allclose(np.exp(bag).sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(bag, expected - np.log(np.exp(expected).sum(axis=1, keepdims=True)), atol=1e-3)
 
 
 def test_outsized_rows_are_capped_so_the_first_logits_stay_small():

@@ -107,6 +107,15 @@ class ConditionalMDLM(nn.Module):
             raise ValueError("this model has no length head: it pads every text to max_len")
         return self.length(self.scaled(vectors))
 
+    def bag_of_tokens(self, vectors: torch.Tensor) -> torch.Tensor:
+        """The prior's log-probabilities (B, V): how likely each piece is to be in the text a
+        vector embeds, read from the vector alone (it is trained as a distribution over each
+        text's set of pieces)."""
+        if self.lexical is None:
+            raise ValueError("this model has no bag-of-tokens prior")
+        prior = F.linear(self.lexical(F.normalize(vectors.float(), dim=-1)), self.tok_emb.weight.float())
+        return F.log_softmax(prior, dim=-1)
+
     def conditioning(self, vectors: torch.Tensor, hypothesis_vectors: torch.Tensor | None = None) -> Conditioning:
         """vectors (B, D); a corrector with feedback also takes its hypotheses' embeddings (B, D)."""
         B, P = vectors.shape[0], self.config.prefix_tokens
