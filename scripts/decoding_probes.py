@@ -5,7 +5,7 @@ the held-out split (kept apart from the reported texts). Each prints one JSON li
     python scripts/decoding_probes.py oracle-length --n 128 --threads 1
     python scripts/decoding_probes.py int8 --n 64 --threads 1
     python scripts/decoding_probes.py oracle-selection --n 128 --threads 1
-    python scripts/decoding_probes.py doubt --n 300 --threads 1
+    python scripts/decoding_probes.py doubt --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
 """
 from __future__ import annotations
 

@@ -90,6 +90,15 @@ def test_help_gives_the_shipped_models_decoding_defaults_and_output_flags_agree(
         assert args.json and args.quiet
 
 
+def test_the_commands_parse_in_a_tree_carried_without_its_shipped_weights(monkeypatch, tmp_path):
+    """scripts/device_train.sh sends the tree to a GPU machine with checkpoints/ left behind."""
+    import unembed.cli as cli
+    monkeypatch.setattr(cli, "SHIPPED", tmp_path / "absent")
+    args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--steps", "5"])
+    assert args.steps == 5
+    assert cli.build_parser().parse_args(["eval", "f.txt", "--model", "m"]).model == "m"
+
+
 def test_bad_inputs_exit_2_with_one_line_and_write_nothing(model, tmp_path):
     np.save(tmp_path / "wrong_dim.npy", np.ones((2, 100), np.float32))
     nan = np.ones((2, 384), np.float32)

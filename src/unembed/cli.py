@@ -61,7 +61,8 @@ def output_options(p: argparse.ArgumentParser, json_help: str) -> None:
 def _shipped_sampling() -> dict[str, str]:
     """Decoding defaults as --help should state them: each shipped model's stored setting."""
     stored = {}
-    for folder in sorted(p for p in SHIPPED.iterdir() if (p / SAMPLING_FILE).is_file()):
+    shipped = SHIPPED.iterdir() if SHIPPED.is_dir() else ()   # a tree carried without its weights
+    for folder in sorted(p for p in shipped if (p / SAMPLING_FILE).is_file()):
         for key, value in json.loads((folder / SAMPLING_FILE).read_text()).items():
             stored.setdefault(key, {})[folder.name] = value
     shown = {}
