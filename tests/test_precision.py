@@ -69,6 +69,39 @@ def test_a_warm_start_continues_from_the_given_model(tmp_path, tiny_run, tiny_da
     assert abs(after - before) < 0.05
 
 
+def test_a_deepened_warm_start_begins_as_the_model_it_continues_and_then_uses_its_new_blocks(tmp_path, tiny_run,
+                                                                                            tiny_data):
+    """--deepen repeats each block with its copy's gates at zero: the deeper model decodes as the
+    given one did, and training moves the copies' gates off zero."""
+    start = tiny_run / "last" / "model"
+    given = unembed.load(start, device="cpu")
+    layers = given.model.config.layers
+    run = train(tiny_train_config(tiny_data, tmp_path / "deep", steps=1, lr=1e-9, warmup=1, save_every=1,
+                                  warm_start=str(start), deepen=2 * layers))
+    deep = unembed.load(run / "last" / "model", device="cpu")
+    assert deep.model.config.layers == 2 * layers
+    _, vectors = load_split(tiny_data, "train")
+    assert deep.invert(vectors, steps=8) == given.invert(vectors, steps=8)
+
+    trained = train(tiny_train_config(tiny_data, tmp_path / "deep-trained", steps=30, warm_start=str(start),
+                                      deepen=2 * layers))
+    state = load_file(str(trained / "last" / "train_state" / "weights.safetensors"))
+    C = given.model.config.hidden
+    gates = state["blocks.1.ada.1.weight"][2 * C:3 * C]           # the first copy's attention gate
+    assert gates.abs().max() > 0
+
+
+@pytest.mark.parametrize("flags, message", [(["--deepen", "4"], "give --warm-start"),
+                                            (["--deepen", "3", "--warm-start", "MODEL"], "multiple of")])
+def test_a_deepening_that_cannot_be_done_is_one_line_and_writes_nothing(tmp_path, tiny_run, tiny_data,
+                                                                        flags, message):
+    out = tmp_path / "run"
+    flags = [str(tiny_run / "last" / "model") if f == "MODEL" else f for f in flags]
+    result = run_cli("train", "--data", tiny_data, "--out", out, "--steps", "2", *flags)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
 def test_a_warm_start_with_another_vocabulary_is_one_line_and_writes_nothing(tmp_path, tiny_data):
     out = tmp_path / "run"
     result = run_cli("train", "--data", tiny_data, "--out", out, "--warm-start", "en", "--steps", "2")

@@ -100,6 +100,7 @@ class TrainConfig:
     lexical_weight: float = 1.0      # weight of the bag-of-tokens loss
     init_from: str = ""              # BERT-style encoder whose weights start the model ('' = random)
     warm_start: str = ""             # inverter folder or shipped name whose weights start the model (same vocabulary); fresh optimizer
+    deepen: int = 0                  # with warm_start: this many blocks, a multiple of its own; each block is followed by copies whose gates start at zero, so training begins from the model it continues (0 = its own depth)
     lexical_init: bool = True        # start the bag-of-tokens prior from a ridge fit on the data
     eval_every: int = 1000           # steps between evaluations (decoding from all-mask)
     eval_texts: int = 256            # held-out texts per evaluation
@@ -114,6 +115,15 @@ class TrainConfig:
     seed: int = 0
     resume: bool = True              # continue from the run folder's last checkpoint
     kinds: str = "greedy,sampled,corrupted"  # corrections data: the hypotheses to learn from (comma-separated)
+
+    def validate(self) -> "TrainConfig":
+        """The one check of what a training run was asked, before anything is read or written."""
+        if self.deepen < 0:
+            raise UnembedError(f"--deepen must be 0 or a number of blocks, got {self.deepen}")
+        if self.deepen and not self.warm_start:
+            raise UnembedError("--deepen repeats the blocks of the model a run continues: give --warm-start")
+        self.mix_parts()
+        return self
 
     def kind_names(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.kinds.split(",") if k.strip())

@@ -51,8 +51,13 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
             raise UnembedError(f"--warm-start {cfg.warm_start}: its vocabulary differs from {cfg.data}'s; "
                                f"prepare the data with --vocab {cfg.warm_start} (or grow its vocabulary with "
                                f"`unembed vocabulary`), or train anew")
-        return from_dict(ModelConfig, {**json.loads((folder / "config.json").read_text()),
-                                       "vocab_size": len(vocab), **role})
+        values = json.loads((folder / "config.json").read_text())
+        if cfg.deepen:
+            if cfg.deepen % values["layers"]:
+                raise UnembedError(f"--deepen {cfg.deepen}: must be a multiple of {cfg.warm_start}'s "
+                                   f"{values['layers']} blocks")
+            values["layers"] = cfg.deepen
+        return from_dict(ModelConfig, {**values, "vocab_size": len(vocab), **role})
     recorded = {k: meta[k] for k in ENCODER_FIELDS if k in meta}
     return from_dict(ModelConfig, {**to_dict(base), "vocab_size": len(vocab), "max_len": meta["max_len"],
                                    "cond_dim": meta["dim"], **recorded, **role})
@@ -92,16 +97,43 @@ def grown_rows(state: dict, own: Vocabulary, vocab: Vocabulary) -> dict:
     return state
 
 
+def deepened(state: dict, layers: int, into: int) -> dict:
+    """A state dict of `layers` blocks laid out for `into` (a multiple): block i becomes blocks
+    i*k .. i*k+k-1, the first its own and the rest copies whose two gates are zero. A block with
+    zero gates is the identity (AdaLN-Zero), so the deeper model computes what the shallower one
+    did, and its copies start from weights that already read this text (stacking, as in
+    progressive BERT training) rather than from noise."""
+    k = into // layers
+    out = {key: value for key, value in state.items() if not key.startswith("blocks.")}
+    for key, value in state.items():
+        if not key.startswith("blocks."):
+            continue
+        _, i, rest = key.split(".", 2)
+        for j in range(k):
+            copy = value.clone()
+            if j and rest.startswith("ada.1."):  # rows of gate1 and gate2 among the six modulations
+                C = copy.shape[0] // 6
+                copy[2 * C:3 * C] = 0
+                copy[5 * C:6 * C] = 0
+            out[f"blocks.{int(i) * k + j}.{rest}"] = copy
+    return out
+
+
 def warm_start_weights(model: ConditionalMDLM, name_or_path: str, vocab: Vocabulary) -> None:
     """The weights of a trained model; a corrector started from an inverter keeps its own
     zero-initialised extras (segment, feedback), so it begins as that inverter. A model whose
-    vocabulary `vocab` grew (`unembed vocabulary`) gets rows for the new pieces (`grown_rows`)."""
+    vocabulary `vocab` grew (`unembed vocabulary`) gets rows for the new pieces (`grown_rows`);
+    a deeper one (`--deepen`) gets its blocks repeated (`deepened`)."""
     folder = resolve_checkpoint(name_or_path)
-    source = ConditionalMDLM.from_pretrained(folder).state_dict()
+    shallow = ConditionalMDLM.from_pretrained(folder)
+    source = shallow.state_dict()
     own = Vocabulary.load(folder)
     if not own.same_as(vocab):
         source = grown_rows(source, own, vocab)
         logger.info("vocabulary grown from %d to %d codes", len(own), len(vocab))
+    if model.config.layers != shallow.config.layers:
+        source = deepened(source, shallow.config.layers, model.config.layers)
+        logger.info("blocks repeated: %d -> %d", shallow.config.layers, model.config.layers)
     missing, unexpected = model.load_state_dict(source, strict=False)
     extras = ("segment", "feedback.", "feedback_prefix.")
     if unexpected or any(not key.startswith(extras) for key in missing):
@@ -131,7 +163,7 @@ class Trainer:
     evaluate, checkpoint."""
 
     def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig | None = None):
-        self.cfg, self.folder = cfg, Path(cfg.out)
+        self.cfg, self.folder = cfg.validate(), Path(cfg.out)
         # 1. devices, threads, processes
         device = resolve_device(cfg.device)
         if cfg.threads:
