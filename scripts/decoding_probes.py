@@ -6,6 +6,8 @@ the held-out split (kept apart from the reported texts). Each prints one JSON li
     python scripts/decoding_probes.py int8 --n 64 --threads 1
     python scripts/decoding_probes.py oracle-selection --n 128 --threads 1
     python scripts/decoding_probes.py doubt --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
+    python scripts/decoding_probes.py guidance --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
+    python scripts/decoding_probes.py interpolate --other OLD_MODEL --texts data/prepared/en-42k/heldout.txt --n 256
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 import unembed
-from unembed.eval import evaluate, metrics, reference_of
+from unembed.eval import evaluate, metrics, reference_of, score
 from unembed.sampling import refine
 
 REFINE_VARIANTS = {  # name: (STEER, SHARES)
@@ -32,7 +34,7 @@ REFINE_VARIANTS = {  # name: (STEER, SHARES)
 
 
 def summary(result: dict) -> dict:
-    return {k: round(result[k], 4) for k in ("token_accuracy", "token_f1", "cosine", "exact_match")}
+    return {k: round(result[k], 4) for k in ("token_accuracy", "token_f1", "bleu", "cosine", "exact_match")}
 
 
 def refine_variants(inverter, texts, vectors):
@@ -45,17 +47,15 @@ def refine_variants(inverter, texts, vectors):
 
 
 def oracle_length(inverter, texts, vectors):
-    """Token accuracy with the length head's guess against the true length."""
+    """Every metric with the length head's guess against the true length."""
     L = inverter.model.config.max_len
     refs = [reference_of(inverter.vocab, t, L) for t in texts]
-    ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
     v = torch.from_numpy(vectors)
-    true = torch.tensor([len(r) for r in ref_ids])
+    true = torch.tensor([min(L, len(ids)) for ids in inverter.vocab.tokenize(refs)])
     for name, lengths in (("length head", None), ("true length", true)):
         codes = inverter.generate(v, inverter.sampling, lengths=lengths).numpy()
-        hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize([inverter.vocab.decode(c) for c in codes])]
-        acc = np.mean([metrics.token_accuracy(r, h) for r, h in zip(ref_ids, hyp_ids)])
-        print(json.dumps({"lengths": name, "token_accuracy": round(float(acc), 4)}))
+        hyps = [inverter.vocab.decode(c) for c in codes]
+        print(json.dumps({"lengths": name, **summary(score(inverter, refs, hyps, vectors, inverter.encoder))}))
 
 
 def oracle_selection(inverter, texts, vectors, candidates: int = 64):
@@ -155,9 +155,64 @@ def doubt(inverter, texts, vectors):
                       **{f"AUC {k}": round(auc(np.array(x), right), 4) for k, x in signals.items()}}))
 
 
+class Guided:
+    """The model with guidance against a 'null' vector at every step, as classifier-free
+    guidance does against an unconditional model: logits + w (logits - logits under `null`).
+    `prior` scales the bag-of-tokens prior's share of the logits."""
+
+    def __init__(self, model, null: torch.Tensor, weight: float, prior: float = 1.0):
+        self.model, self.null, self.weight, self.prior = model, null, weight, prior
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def conditioning(self, vectors, hypothesis_vectors=None):
+        def scaled(c):
+            return c._replace(lexical=c.lexical * self.prior)
+        null = self.null.to(vectors.dtype).expand(vectors.shape[0], -1)
+        return scaled(self.model.conditioning(vectors)), scaled(self.model.conditioning(null))
+
+    def __call__(self, codes, vectors, mask_ratio, conditioning=None, **kwargs):
+        out = self.model(codes, vectors, mask_ratio, conditioning=conditioning[0], **kwargs)
+        if not self.weight:
+            return out
+        null = self.model(codes, vectors, mask_ratio, conditioning=conditioning[1], **kwargs).logits.float()
+        logits = out.logits.float()
+        gap = logits - torch.nan_to_num(null, neginf=0.0)  # -inf (never written) stays -inf
+        return out._replace(logits=torch.where(torch.isfinite(logits), logits + self.weight * gap, logits))
+
+
+def guidance(inverter, texts, vectors):
+    """Guidance against a null vector (the mean of the texts' vectors, or zero) at a few
+    weights, and the bag-of-tokens prior scaled up and down. The model was never trained
+    without its vector, so the null is whatever it reads from these."""
+    model = inverter.model
+    mean = torch.from_numpy(vectors.mean(axis=0, keepdims=True))
+    variants = [("as shipped", mean, 0.0, 1.0), ("mean vector, w 0.5", mean, 0.5, 1.0),
+                ("zero vector, w 0.5", torch.zeros_like(mean), 0.5, 1.0), ("mean vector, w 1.5", mean, 1.5, 1.0),
+                ("prior x0.7", mean, 0.0, 0.7), ("prior x1.3", mean, 0.0, 1.3), ("prior x1.6", mean, 0.0, 1.6)]
+    for name, null, weight, prior in variants:
+        inverter.model = Guided(model, null, weight, prior)
+        print(json.dumps({"variant": name, **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
+    inverter.model = model
+
+
+def interpolate(inverter, texts, vectors, other: str):
+    """Weights (1 - a) * other + a * model, for a model and an earlier one of its lineage
+    (the same architecture and vocabulary): does a point between them keep both's strengths?"""
+    theirs = unembed.load(other, device="cpu").model.state_dict()
+    ours = {k: v.float().clone() for k, v in inverter.model.state_dict().items()}
+    for a in (1.0, 0.7, 0.5, 0.0):
+        inverter.model.load_state_dict({k: (a * v + (1 - a) * theirs[k].float()).to(v.dtype)
+                                        for k, v in ours.items()})
+        print(json.dumps({"model share": a, **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8", "oracle-selection", "doubt"])
+    p.add_argument("probe", choices=["refine-variants", "oracle-length", "int8", "oracle-selection", "doubt",
+                                     "guidance", "interpolate"])
+    p.add_argument("--other", help="interpolate: the earlier model folder")
     p.add_argument("--model", default="en")
     p.add_argument("--texts", default="data/prepared/en/heldout.txt")
     p.add_argument("--start", type=int, default=1744, help="first line of --texts (the tuning slice)")
@@ -170,8 +225,13 @@ def main():
     inverter = unembed.load(args.model, device="cpu")
     L = inverter.model.config.max_len
     vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
+    if args.probe == "interpolate":
+        if not args.other:
+            p.error("interpolate needs --other MODEL")
+        interpolate(inverter, texts, vectors, args.other)
+        return
     {"refine-variants": refine_variants, "oracle-length": oracle_length, "int8": int8,
-     "oracle-selection": oracle_selection, "doubt": doubt}[args.probe](
+     "oracle-selection": oracle_selection, "doubt": doubt, "guidance": guidance}[args.probe](
         inverter, texts, vectors)
 
 
