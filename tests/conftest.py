@@ -64,6 +64,18 @@ def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def run_cli_together(calls: list[list], timeout=300) -> list[subprocess.CompletedProcess]:
+    """Like run_cli for each argument list, the child processes all running at once: most of
+    a child's time is importing torch, which other children can overlap."""
+    children = [(cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                for cmd in ([sys.executable, "-m", "unembed.cli", *map(str, args)] for args in calls)]
+    done = []
+    for cmd, child in children:
+        out, err = child.communicate(timeout=timeout)
+        done.append(subprocess.CompletedProcess(cmd, child.returncode, out, err))
+    return done
+
+
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

@@ -10,7 +10,7 @@ from unembed.audit import audit, fragment_queries, parse_defense, parse_defenses
 from unembed.audit.defenses import PCA, Binary, Chain, GaussianNoise, Int8, Rotation, Truncate
 from unembed.config import AuditConfig
 from unembed.errors import UnembedError
-from conftest import run_cli
+from conftest import run_cli, run_cli_together
 
 
 def unit_rows(n, d, seed=0):
@@ -179,10 +179,11 @@ def test_audit_cli_bad_input_is_one_line_and_writes_nothing(tiny_run, tiny_data,
              (["--out", tmp_path / "mine"], "not an earlier audit"),
              (["--adaptive", "true", "--leaked", "0.99"], "leaked"),
              ]
-    for extra, message in cases:
-        r = run_cli("audit", tiny_data / "train.txt", "--model", model, "-q", *extra)
-        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    r = run_cli("audit", few, "--model", model, "-q", "--out", tmp_path / "new")
+    calls = [["audit", tiny_data / "train.txt", "--model", model, "-q", *extra] for extra, _ in cases]
+    calls.append(["audit", few, "--model", model, "-q", "--out", tmp_path / "new"])
+    *bad, r = run_cli_together(calls)
+    for (_, message), b in zip(cases, bad):
+        assert b.returncode == 2 and message in b.stderr and len(b.stderr.strip().splitlines()) == 1, b.stderr
     assert r.returncode == 2 and "at least 20 texts" in r.stderr
     assert not (tmp_path / "new").exists() and (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_together
 
 
 def one_readable_line(done):
@@ -116,8 +116,7 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(model, tmp_path):
         "UTF-8": ["eval", tmp_path / "binary.txt", "--model", model, "--out", tmp_path / "out.json"],
         "steps must be": ["invert", "hello there", "--model", model, "--steps", 99],
     }
-    for expected, args in cases.items():
-        done = run_cli(*args)
+    for expected, done in zip(cases, run_cli_together(list(cases.values()))):
         assert one_readable_line(done), (expected, done.returncode, done.stderr)
         assert expected in done.stderr, (expected, done.stderr)
     assert not (tmp_path / "out.json").exists()
