@@ -233,7 +233,7 @@ class Generator:
         self.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         self.tokenizer.padding_side = "left"  # generation continues every row from its end
         # transformers dequantises the GGUF weights to float32. bfloat16 runs ~2x faster on a CPU
-        # that has it natively, and 4-5x slower where it is emulated (docs/corpus-en.md)
+        # that has it natively, and ~5x slower where it is emulated (bench/generation_speed.py)
         self.dtype = resolve_precision(precision, torch.device("cpu"))
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
         self.model = model.to(getattr(torch, self.dtype)).eval()

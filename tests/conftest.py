@@ -58,17 +58,20 @@ def tiny_run(tmp_path_factory, tiny_data):
     return out
 
 
+def cli_command(args) -> list[str]:
+    return [sys.executable, "-m", "unembed.cli", *map(str, args)]
+
+
 def run_cli(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
     """The real entry point, in a child process."""
-    cmd = [sys.executable, "-m", "unembed.cli", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(cli_command(args), capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def run_cli_together(calls: list[list], timeout=300) -> list[subprocess.CompletedProcess]:
     """Like run_cli for each argument list, the child processes all running at once: most of
     a child's time is importing torch, which other children can overlap."""
     children = [(cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-                for cmd in ([sys.executable, "-m", "unembed.cli", *map(str, args)] for args in calls)]
+                for cmd in map(cli_command, calls)]
     done = []
     for cmd, child in children:
         out, err = child.communicate(timeout=timeout)

@@ -78,7 +78,7 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
         pytest.skip(f"{', '.join(missing)} not installed (scripts/setup.sh installs them)")
     cfg = synthetic.SyntheticConfig(texts=8, batch_size=8, max_new_tokens=48, seed=3)
     generator = synthetic.Generator()
-    # emulated bfloat16 is 4-5x slower than float32: auto uses it only where the CPU has it
+    # emulated bfloat16 is ~5x slower than float32: auto uses it only where the CPU has it
     import torch
     from unembed.precision import cpu_has_bfloat16
     assert generator.dtype == ("bfloat16" if cpu_has_bfloat16() else "float32")
