@@ -83,7 +83,11 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
     from unembed.precision import cpu_has_bfloat16
     assert generator.dtype == ("bfloat16" if cpu_has_bfloat16() else "float32")
     assert next(generator.model.parameters()).dtype == getattr(torch, generator.dtype)
-    synthetic.generate(cfg, tmp_path, generator)
+    archive = tmp_path / "archive"
+    synthetic.generate(cfg, tmp_path, generator, archive=archive)
+    # each finished batch is archived as soon as it is written, not at the end of the run
+    assert synthetic.lzma.decompress((archive / "00000.jsonl.xz").read_bytes()) == \
+        (tmp_path / "raw" / "00000.jsonl").read_bytes()
     rows = [json.loads(line) for line in (tmp_path / "raw" / "00000.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and all(r["domain"] in synthetic.DOMAINS and r["text"].strip() for r in rows)
     assert {r["dtype"] for r in rows} == {generator.dtype}

@@ -2,7 +2,7 @@
 attention at the decoder's short lengths, fused (torch's SDPA) against plain matrix products,
 and argmax over a step's logits, each in float32 and bfloat16.
 
-    python bench/kernels.py --out docs/bench-kernels.json
+    python bench/kernel_speed.py --out docs/bench-kernels.json
 """
 from __future__ import annotations
 
