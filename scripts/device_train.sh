@@ -110,10 +110,10 @@ EOF
     local tree packed
     tree=$(git ls-files -z | grep -zv '^src/unembed/checkpoints/\|^corpora/' | du -cb --files0-from=- | tail -1 | cut -f1)
     packed=$(du -sb "$PACK.tmp" | cut -f1)
-    echo "$PACK: $packed bytes; the tree without its checkpoints: $tree bytes (the device takes 67108864 in all)"
+    echo "$PACK: $packed bytes; the tree without its checkpoints and corpora/: $tree bytes (the device takes 67108864 in all)"
     if [ $((packed + tree)) -gt 67108864 ]; then
         rm -rf "$PACK.tmp"
-        echo "too large for the device by $((packed + tree - 67108864)) bytes: drop a source from SOURCES" >&2; exit 2
+        echo "too large for the device by $((packed + tree - 67108864)) bytes: drop a source from SOURCES, or generated text from $synthetic" >&2; exit 2
     fi
     rm -rf "$PACK" && mv "$PACK.tmp" "$PACK"
     [ "$PACK" != .device ] || grep -qx "/$PACK/" .git/info/exclude 2>/dev/null || echo "/$PACK/" >> .git/info/exclude
