@@ -67,17 +67,25 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path):
                           "--precision", "float16"], capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "precision" in run.stderr
     assert not (tmp_path / "s").exists()
+    run = subprocess.run([sys.executable, str(SCRIPTS / "build_synthetic.py"), "--out", str(tmp_path / "s"),
+                          "--engine", "onnx"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "engine" in run.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def need(*packages: str) -> None:
+    missing = [p for p in packages if synthetic.importlib.util.find_spec(p) is None]
+    if missing:  # scripts/setup.sh installs them; CI must run these tests, not skip them
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI needs {', '.join(missing)} for the generator tests: run scripts/setup.sh")
+        pytest.skip(f"{', '.join(missing)} not installed (scripts/setup.sh installs them)")
 
 
 @pytest.mark.slow
 def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domains(tmp_path):
-    missing = [p for p in ("gguf", synthetic.MODEL_PACKAGE) if synthetic.importlib.util.find_spec(p) is None]
-    if missing:  # scripts/setup.sh installs both; CI must run this test, not skip it
-        if os.environ.get("CI"):
-            raise RuntimeError(f"CI needs {', '.join(missing)} for the generator test: run scripts/setup.sh")
-        pytest.skip(f"{', '.join(missing)} not installed (scripts/setup.sh installs them)")
-    cfg = synthetic.SyntheticConfig(texts=8, batch_size=8, max_new_tokens=48, seed=3)
-    generator = synthetic.Generator()
+    need("gguf", synthetic.MODEL_PACKAGE)
+    cfg = synthetic.SyntheticConfig(texts=8, batch_size=8, max_new_tokens=48, seed=3, engine="torch")
+    generator = synthetic.TorchGenerator()
     # emulated bfloat16 is ~5x slower than float32: auto uses it only where the CPU has it
     import torch
     from unembed.precision import cpu_has_bfloat16
@@ -90,7 +98,7 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
         (tmp_path / "raw" / "00000.jsonl").read_bytes()
     rows = [json.loads(line) for line in (tmp_path / "raw" / "00000.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and all(r["domain"] in synthetic.DOMAINS and r["text"].strip() for r in rows)
-    assert {r["dtype"] for r in rows} == {generator.dtype}
+    assert {(r["engine"], r["dtype"]) for r in rows} == {("torch", generator.dtype)}
     assert [r["prompt"] for r in rows] == [p["prompt"] for p in synthetic.prompts_for(0, cfg)]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert len(manifest["model"]["sha256"]) == 64 and manifest["config"]["seed"] == 3
@@ -107,6 +115,33 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
     before = (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns
     synthetic.generate(cfg, tmp_path, generator=None)
     assert (tmp_path / "raw" / "00000.jsonl").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_the_ctranslate2_engine_converts_once_and_repeats_a_batch_from_its_seed(tmp_path):
+    need("gguf", "ctranslate2", synthetic.MODEL_PACKAGE)
+    from unembed.precision import cpu_has_bfloat16
+    # auto: torch where bfloat16 is native, else this engine (about twice torch's float32 speed)
+    assert synthetic.resolve_engine("auto", "auto") == ("torch" if cpu_has_bfloat16() else "ctranslate2")
+    assert synthetic.resolve_engine("auto", "float32") == "ctranslate2"
+    cfg = synthetic.SyntheticConfig(texts=16, batch_size=8, max_new_tokens=48, seed=3, engine="ctranslate2")
+    out = tmp_path / "set"
+    generator = synthetic.open_generator(cfg, out / "engines")
+    assert isinstance(generator, synthetic.CTranslate2Generator)
+    weights = generator.folder / "model.bin"
+    assert weights.exists() and [p.name for p in (out / "engines").iterdir()] == [generator.folder.name]
+    synthetic.generate(cfg, out, generator)
+    rows = [json.loads(line) for f in sorted((out / "raw").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    assert len(rows) == 16 and {(r["engine"], r["dtype"]) for r in rows} == {("ctranslate2", "int8")}
+    assert sum(bool(synthetic.clean(r["text"])) for r in rows) >= 8  # most replies hold a full sentence
+
+    # Batch k is its seed's text again in a later run, and another seed's text differs.
+    again = synthetic.open_generator(cfg, out / "engines")
+    assert again.folder == generator.folder and weights.stat().st_mtime_ns == again.folder.joinpath(
+        "model.bin").stat().st_mtime_ns  # converted once, reused
+    prompts = [r["prompt"] for r in rows[8:]]
+    assert again(prompts, cfg, rows[8]["seed"]) == [r["text"] for r in rows[8:]]
+    assert again(prompts, cfg, rows[8]["seed"] + 1) != [r["text"] for r in rows[8:]]
 
 
 def test_finished_batches_are_archived_and_restored_and_a_damaged_archive_is_refused(tmp_path):

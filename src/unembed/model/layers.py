@@ -68,9 +68,25 @@ class MLP(nn.Module):
         return self.dropout(self.proj(F.gelu(self.fc(x))))
 
 
-class AdaLNZeroBlock(nn.Module):
+class Modulated:
+    """A layer whose `ada` maps the condition to the vectors named in MODULATIONS, in that
+    order; code that edits those rows (deepening, encoder initialisation) finds them by name."""
+    MODULATIONS: tuple[str, ...] = ()
+
+    @classmethod
+    def rows(cls, name: str, hidden: int) -> slice:
+        i = cls.MODULATIONS.index(name)
+        return slice(i * hidden, (i + 1) * hidden)
+
+    def modulations(self, c: torch.Tensor, packing: Packing | None) -> dict[str, torch.Tensor]:
+        chunks = per_token(self.ada(c), packing).chunk(len(self.MODULATIONS), dim=-1)
+        return dict(zip(self.MODULATIONS, chunks))
+
+
+class AdaLNZeroBlock(Modulated, nn.Module):
     """x + gate * branch(modulate(LN(x), shift, scale)) for attention and MLP; the six
     modulation vectors come from the condition c, and are zero at initialisation."""
+    MODULATIONS = ("shift1", "scale1", "gate1", "shift2", "scale2", "gate2")
 
     def __init__(self, hidden: int, heads: int, mlp_ratio: float, dropout: float = 0.0):
         super().__init__()
@@ -78,28 +94,28 @@ class AdaLNZeroBlock(nn.Module):
         self.attn = SelfAttention(hidden, heads, dropout)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.mlp = MLP(hidden, mlp_ratio, dropout)
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, len(self.MODULATIONS) * hidden))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, packing: Packing | None = None) -> torch.Tensor:
         """x (B, T, C), or packed (N, C); c (B, C)."""
-        mods = per_token(self.ada(c), packing).chunk(6, dim=-1)
-        shift1, scale1, gate1, shift2, scale2, gate2 = mods
-        x = x + gate1 * self.attn(modulate(self.norm1(x), shift1, scale1), packing)
-        x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        m = self.modulations(c, packing)
+        x = x + m["gate1"] * self.attn(modulate(self.norm1(x), m["shift1"], m["scale1"]), packing)
+        x = x + m["gate2"] * self.mlp(modulate(self.norm2(x), m["shift2"], m["scale2"]))
         return x
 
 
-class FinalNorm(nn.Module):
+class FinalNorm(Modulated, nn.Module):
     """LayerNorm modulated by the condition (shift, scale), before the output projection."""
+    MODULATIONS = ("shift", "scale")
 
     def __init__(self, hidden: int):
         super().__init__()
         self.norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, len(self.MODULATIONS) * hidden))
 
     def forward(self, x, c, packing: Packing | None = None):
-        shift, scale = per_token(self.ada(c), packing).chunk(2, dim=-1)
-        return modulate(self.norm(x), shift, scale)
+        m = self.modulations(c, packing)
+        return modulate(self.norm(x), m["shift"], m["scale"])
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

@@ -43,10 +43,11 @@ def init_from_bert(model, name_or_path: str, vocab) -> None:
                            f"MLP {bert_cfg['intermediate_size']}: set the model to match")
     w = {k.removeprefix("bert."): v for k, v in load_file(str(folder / "model.safetensors")).items()}
 
-    def set_affine(ada: torch.nn.Linear, offset: int, ln: str) -> None:
-        H = cfg.hidden  # ada output chunks: shift, scale(, gate) ...
-        ada.bias[offset * H:(offset + 1) * H] = w[f"{ln}.bias"]
-        ada.bias[(offset + 1) * H:(offset + 2) * H] = w[f"{ln}.weight"] - 1
+    def set_affine(layer, ln: str, suffix: str = "") -> None:
+        """LayerNorm ln's affine as the layer's shift and scale (modulate multiplies by 1 + scale)."""
+        bias = layer.ada[-1].bias
+        bias[layer.rows("shift" + suffix, cfg.hidden)] = w[f"{ln}.bias"]
+        bias[layer.rows("scale" + suffix, cfg.hidden)] = w[f"{ln}.weight"] - 1
 
     previous_ln = "embeddings.LayerNorm"
     for i, block in enumerate(model.blocks):
@@ -59,13 +60,12 @@ def init_from_bert(model, name_or_path: str, vocab) -> None:
         block.mlp.fc.bias.copy_(w[f"{p}.intermediate.dense.bias"])
         block.mlp.proj.weight.copy_(w[f"{p}.output.dense.weight"])
         block.mlp.proj.bias.copy_(w[f"{p}.output.dense.bias"])
-        ada = block.ada[-1]
-        set_affine(ada, 0, previous_ln)                              # before attention
-        set_affine(ada, 3, f"{p}.attention.output.LayerNorm")        # before the MLP
-        ada.bias[2 * cfg.hidden:3 * cfg.hidden] = 1.0                # attention gate
-        ada.bias[5 * cfg.hidden:6 * cfg.hidden] = 1.0                # MLP gate
+        set_affine(block, previous_ln, "1")                          # before attention
+        set_affine(block, f"{p}.attention.output.LayerNorm", "2")    # before the MLP
+        for gate in ("gate1", "gate2"):                              # attention and MLP gates
+            block.ada[-1].bias[block.rows(gate, cfg.hidden)] = 1.0
         previous_ln = f"{p}.output.LayerNorm"
-    set_affine(model.final.ada[-1], 0, previous_ln)
+    set_affine(model.final, previous_ln)
 
     n_pos = model.pos_emb.shape[0]
     model.pos_emb.copy_(w["embeddings.position_embeddings.weight"][:n_pos]

@@ -23,6 +23,7 @@ from ..inverter import Inverter, resolve_checkpoint
 from ..matryoshka import cut_at_random, parse_widths
 from ..memory import resident_mb
 from ..model import ConditionalMDLM
+from ..model.layers import AdaLNZeroBlock
 from ..model.lexical_init import init_lexical_prior
 from ..model.pretrained_init import init_from_bert
 from ..precision import resolve_precision
@@ -111,10 +112,10 @@ def deepened(state: dict, layers: int, into: int) -> dict:
         _, i, rest = key.split(".", 2)
         for j in range(k):
             copy = value.clone()
-            if j and rest.startswith("ada.1."):  # rows of gate1 and gate2 among the six modulations
-                C = copy.shape[0] // 6
-                copy[2 * C:3 * C] = 0
-                copy[5 * C:6 * C] = 0
+            if j and rest.startswith("ada.1."):  # the copy's two gates
+                hidden = copy.shape[0] // len(AdaLNZeroBlock.MODULATIONS)
+                for gate in ("gate1", "gate2"):
+                    copy[AdaLNZeroBlock.rows(gate, hidden)] = 0
             out[f"blocks.{int(i) * k + j}.{rest}"] = copy
     return out
 
