@@ -21,6 +21,7 @@ import unembed
 from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate, reference_of
 from unembed.inverter import Inverter
+from unembed.sampling import correct
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
@@ -71,6 +72,8 @@ def main():
     p.add_argument("--ood", required=True, help="texts of a source no model trained on")
     p.add_argument("--n", type=int, default=100, help="texts per set")
     p.add_argument("--budgets", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 32, 64])
+    p.add_argument("--without-steers", action="store_true",
+                   help="also measure `correct` with only the corrector's proposals (no steers)")
     p.add_argument("--ablation-budgets", type=int, nargs="+", default=[4, 16])
     p.add_argument("--ablation-sets", nargs="+", default=["in-domain", "held-out source"])
     p.add_argument("--strategies", nargs="+", default=["correct", "refine"])
@@ -92,9 +95,13 @@ def main():
 
     def run(set_name, texts, vectors, strategy, budget, corrector):
         if corrector != "-":
-            inverter.corrector = correctors[corrector]
+            inverter.corrector = correctors[corrector if corrector != "no-steers" else "main"]
+        variants = correct.VARIANTS
+        if corrector == "no-steers":
+            correct.VARIANTS = tuple(v for v in variants if v[0] != "steer")
         settings = {"strategy": strategy} if budget == 0 else {"strategy": strategy, "encoder_budget": budget}
         result = evaluate(inverter, texts, vectors=vectors, show_progress=False, examples=3, **settings)
+        correct.VARIANTS = variants
         rows.append({"set": set_name, "budget": budget, "corrector": corrector, **result})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), flush=True)
 
@@ -105,7 +112,8 @@ def main():
         for strategy in args.strategies:
             for budget in (b for b in args.budgets if b > 0):
                 run(set_name, texts, vectors, strategy, budget, "main" if strategy == "correct" else "-")
-        for name in list(correctors)[1:] if set_name in args.ablation_sets else []:
+        ablations = list(correctors)[1:] + ["no-steers"] * args.without_steers
+        for name in ablations if set_name in args.ablation_sets else []:
             for budget in args.ablation_budgets:
                 run(set_name, texts, vectors, "correct", budget, name)
     out = Path(args.out)

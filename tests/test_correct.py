@@ -121,6 +121,33 @@ def test_an_edit_masks_the_least_confident_tokens_and_a_rewrite_can_change_the_l
         assert rewrite.canvas == [MASK] * (len(tokens) + shift) and not rewrite.greedy
 
 
+def test_a_steer_is_the_base_models_fill_of_the_hypothesis_pushed_from_where_it_landed(correcting, tiny_data,
+                                                                                      encoder):
+    from dataclasses import replace
+    from unembed.codes import MASK
+    from unembed.sampling import make_sampler
+    from unembed.sampling.correct import Correction
+    from unembed.sampling.guided import Candidate, pad_rows
+    texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
+    vectors = torch.from_numpy(encoder.encode(texts))
+    sampling = correcting.sampling_with(strategy="correct")
+    correction = Correction(correcting, correcting.corrector, sampling, encoder)
+    _, codes, confidence = correction.first_guesses(vectors[:1])
+    tokens = codes[0][codes[0] != PAD].tolist()
+    target = torch.nn.functional.normalize(vectors[0], dim=0).numpy()
+    elsewhere = torch.nn.functional.normalize(vectors[1], dim=0).numpy()
+    steers = [correction.propose(0, Candidate("x", tokens, 0.5, landed, confidence[0, :len(tokens)].tolist()),
+                                 ("steer", 0.5), greedy=True) for landed in (target, elsewhere)]
+    assert all(s.steer for s in steers) and steers[0].canvas.count(MASK) == round(len(tokens) * 0.5)
+    filled, _ = correction.steer(vectors[[0, 0]], steers, greedy=True, seed=3)
+    for row, steer in zip(filled.tolist(), steers):          # kept tokens stay, every mask is written
+        assert all(r == c if c != MASK else r != MASK for r, c in zip(row, steer.canvas))
+    # landed on the target, nothing pushes: the base model's plain fill at the target
+    plain = correcting.denoise(vectors[:1], pad_rows([steers[0].canvas]),
+                               make_sampler(replace(sampling, strategy="confidence", seed=3)), sampling.steps)
+    assert torch.equal(filled[:1, :plain.shape[1]], plain)
+
+
 def test_greedy_proposals_are_made_once_per_beam_then_sampled(correcting, tiny_data, encoder):
     from unembed.sampling.correct import Correction
     from unembed.sampling.guided import Population

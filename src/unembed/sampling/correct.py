@@ -6,11 +6,14 @@ and scored, and the best few by cosine are rewritten again:
   round 0   the plain greedy decode of the target vector, at the most likely length and, with
             a budget of 8 or more, at the next most likely ones (one call per length);
   round k   each vector's `beam` best texts so far are each given `candidates / beam` proposals,
-            in the order of VARIANTS: written anew from [MASK]s at the hypothesis's length, one
-            position longer and one shorter (so words can be inserted and dropped), then edits:
-            the hypothesis with a share of its least confident tokens masked again (a little
-            noise, so edits differ from round to round) and filled in by the corrector, which
-            still reads the whole hypothesis and its embedding. New texts are embedded.
+            in the order of VARIANTS. A rewrite: written anew by the corrector from [MASK]s at
+            the hypothesis's length, one position longer or one shorter (so words can be
+            inserted and dropped). An edit: the hypothesis with a share of its least confident
+            tokens masked again (a little noise, so edits differ from round to round) and
+            filled in by the corrector, which still reads the whole hypothesis and its
+            embedding. A steer (what `refine` does, absorbed): the same re-masking filled in by
+            the base model, conditioned on the target pushed away from where the hypothesis
+            landed. New texts are embedded.
             Greedy proposals are made once per beam: while the beam stays the same, and after
             a round that brought nothing new, they are sampled at `temperature` instead;
   stop      for each vector, when its `encoder_budget` calls are spent or three rounds in a
@@ -28,9 +31,12 @@ from ..codes import MASK
 from . import make_sampler
 from .guided import Candidate, Population, RoundCallback, least_confident, pad_rows
 
-# what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit
-# that masks this share of the hypothesis's tokens again
-VARIANTS = (("rewrite", 0), ("rewrite", 1), ("rewrite", -1), ("edit", 0.3), ("edit", 0.15), ("edit", 0.5))
+# what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit or
+# a steer that masks this share of the hypothesis's tokens again. Steers first: measured on
+# held-out texts they lift token F1 and cosine, and mixed with rewrites BLEU too (docs/correction-en.md)
+VARIANTS = (("steer", 0.3), ("rewrite", 0), ("steer", 0.5), ("edit", 0.3), ("rewrite", 1), ("rewrite", -1))
+STEER = 0.5                  # a steer reads target + STEER * (target - hypothesis's embedding); 1.0
+                             # (refine's) wrote texts nearer in cosine but further in BLEU
 EDIT_NOISE = 0.5             # scale of the Gumbel noise on log-confidence that picks what an edit masks
 STALLED_ROUNDS = 3           # stop after this many rounds without a new text
 FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most likely lengths
@@ -42,6 +48,7 @@ class Proposal(NamedTuple):
     canvas: list[int]           # what it fills in: all [MASK] (a rewrite) or part of the hypothesis
     confidence: list[float]     # per canvas position: the hypothesis's where kept, 0 where masked
     greedy: bool
+    steer: bool = False         # filled by the base model, not the corrector
 
 
 class Correction:
@@ -71,10 +78,12 @@ class Correction:
             before = population.calls()
             plan = self.plan(population, active, stalled)
             for greedy in (True, False):
-                rows = [p for p in plan if p.greedy == greedy]
-                if rows:
-                    seed = self.sampling.seed + 7919 * round_
-                    population.add([p.vector for p in rows], *self.fill(vectors, rows, greedy, seed))
+                for steer in (False, True):
+                    rows = [p for p in plan if p.greedy == greedy and p.steer == steer]
+                    if rows:
+                        seed = self.sampling.seed + 7919 * round_
+                        fill = self.steer if steer else self.fill
+                        population.add([p.vector for p in rows], *fill(vectors, rows, greedy, seed))
             after = population.calls()
             for b in active:
                 stalled[b] = 0 if after[b] > before[b] else stalled[b] + 1
@@ -113,11 +122,28 @@ class Correction:
             vectors[index], canvas, sampler, sampling.steps,
             hypothesis=pad_rows([p.hypothesis.codes for p in rows], device),
             hypothesis_vectors=torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).to(vectors))
-        kept = torch.zeros(canvas.shape, device=device)
+        return codes, self.kept_confidence(rows, canvas, sampler)
+
+    def steer(self, vectors: torch.Tensor, rows: list[Proposal], greedy: bool, seed: int):
+        """The base model fills the canvases of `rows` (refine's move), each conditioned on its
+        target pushed away from its hypothesis's embedding: what the text still misses weighs
+        more. -> codes (n, L), confidence (n, L)"""
+        sampling = replace(self.sampling, strategy="confidence" if greedy else "euler", seed=seed)
+        device = vectors.device
+        target = torch.nn.functional.normalize(vectors[[p.vector for p in rows]].float(), dim=-1)
+        landed = torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).to(target)
+        canvas = pad_rows([p.canvas for p in rows], device)
+        sampler = make_sampler(sampling)
+        codes = self.inverter.denoise(target + STEER * (target - landed), canvas, sampler, sampling.steps)
+        return codes, self.kept_confidence(rows, canvas, sampler)
+
+    def kept_confidence(self, rows: list[Proposal], canvas: torch.Tensor, sampler) -> torch.Tensor:
+        """Per position: the hypothesis's confidence where its token was kept, the sampler's where
+        it wrote one. (n, L)"""
+        kept = torch.zeros(canvas.shape, device=canvas.device)
         for r, p in enumerate(rows):
             kept[r, :len(p.confidence)] = torch.tensor(p.confidence)
-        confidence = torch.where(canvas == MASK, sampler.confidence, kept)
-        return codes, confidence
+        return torch.where(canvas == MASK, sampler.confidence, kept)
 
     def plan(self, population: Population, active: list[int], stalled: list[int]) -> list[Proposal]:
         """This round's proposals for each `active` vector, at most as many as its budget
@@ -146,7 +172,7 @@ class Correction:
         conf = list(member.confidence) or [1.0] * len(tokens)
         again = least_confident(conf, amount, EDIT_NOISE, self.generator)
         return Proposal(b, member, [MASK if i in again else t for i, t in enumerate(tokens)],
-                        [0.0 if i in again else c for i, c in enumerate(conf)], greedy)
+                        [0.0 if i in again else c for i, c in enumerate(conf)], greedy, steer=kind == "steer")
 
 
 __all__ = ["Correction"]
