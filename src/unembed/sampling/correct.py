@@ -32,8 +32,8 @@ from . import make_sampler
 from .guided import Candidate, Population, RoundCallback, least_confident, pad_rows
 
 # what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit or
-# a steer that masks this share of the hypothesis's tokens again. Steers first: measured on
-# held-out texts they lift token F1 and cosine, and mixed with rewrites BLEU too (docs/correction-en.md)
+# a steer that masks this share of the hypothesis's tokens again. Steers first: on held-out texts
+# they lift token F1 and cosine on every set, and in-domain BLEU (docs/experiments-en.md, 15)
 VARIANTS = (("steer", 0.3), ("rewrite", 0), ("steer", 0.5), ("edit", 0.3), ("rewrite", 1), ("rewrite", -1))
 STEER = 0.5                  # a steer reads target + STEER * (target - hypothesis's embedding); 1.0
                              # (refine's) wrote texts nearer in cosine but further in BLEU
