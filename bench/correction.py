@@ -21,7 +21,6 @@ import unembed
 from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate, reference_of
 from unembed.inverter import Inverter
-from unembed.sampling import correct
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
@@ -96,12 +95,11 @@ def main():
     def run(set_name, texts, vectors, strategy, budget, corrector):
         if corrector != "-":
             inverter.corrector = correctors[corrector if corrector != "no-steers" else "main"]
-        variants = correct.VARIANTS
-        if corrector == "no-steers":
-            correct.VARIANTS = tuple(v for v in variants if v[0] != "steer")
         settings = {"strategy": strategy} if budget == 0 else {"strategy": strategy, "encoder_budget": budget}
+        if corrector == "no-steers":   # the model's own proposals less the base model's steers
+            settings["proposals"] = ",".join(p for p in inverter.sampling.proposals.split(",")
+                                             if not p.startswith("steer"))
         result = evaluate(inverter, texts, vectors=vectors, show_progress=False, examples=3, **settings)
-        correct.VARIANTS = variants
         rows.append({"set": set_name, "budget": budget, "corrector": corrector, **result})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), flush=True)
 

@@ -1,6 +1,6 @@
-"""Try orders of `correct`'s proposals (sampling/correct.py VARIANTS) and the push of its steers
-(STEER) on a slice of the same samples as bench/correction.py, at a few budgets; one JSON line per
-set, order, push and budget. How VARIANTS and STEER were chosen (docs/experiments-en.md 15):
+"""Try orders of `correct`'s proposals (SampleConfig.proposals) and the push of its steers
+(SampleConfig.steer) on a slice of the same samples as bench/correction.py, at a few budgets; one JSON line per
+set, order, push and budget. How their defaults were chosen (docs/experiments-en.md 15):
 
     python scripts/tune_correct.py --heldout data/prepared/en-42k/heldout.txt \\
         --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-103k/train.txt \\
@@ -16,16 +16,16 @@ import time
 import torch
 
 import unembed
+from unembed.config import SampleConfig
 from unembed.eval import evaluate, reference_of
-from unembed.sampling import correct
 
 from report import sample, seen_texts
 
 ORDERS = {
-    "corrector": (("rewrite", 0), ("rewrite", 1), ("rewrite", -1), ("edit", 0.3), ("edit", 0.15), ("edit", 0.5)),
-    "steer-second": (("rewrite", 0), ("steer", 0.3), ("rewrite", 1), ("rewrite", -1), ("edit", 0.3), ("steer", 0.15)),
-    "steer-first": (("steer", 0.3), ("rewrite", 0), ("steer", 0.15), ("rewrite", 1), ("rewrite", -1), ("edit", 0.3)),
-    "steer-edit": (("steer", 0.3), ("rewrite", 0), ("steer", 0.5), ("edit", 0.3), ("rewrite", 1), ("rewrite", -1)),
+    "corrector": "rewrite:0,rewrite:1,rewrite:-1,edit:0.3,edit:0.15,edit:0.5",
+    "steer-second": "rewrite:0,steer:0.3,rewrite:1,rewrite:-1,edit:0.3,steer:0.15",
+    "steer-first": "steer:0.3,rewrite:0,steer:0.15,rewrite:1,rewrite:-1,edit:0.3",
+    "steer-edit": "steer:0.3,rewrite:0,steer:0.5,edit:0.3,rewrite:1,rewrite:-1",
 }
 
 
@@ -39,7 +39,7 @@ def main():
     p.add_argument("--n", type=int, default=200, help="texts per set sampled (as bench/correction.py --n)")
     p.add_argument("--slice", default="0:128", help="start:end of those samples to score")
     p.add_argument("--orders", nargs="+", default=list(ORDERS), choices=list(ORDERS))
-    p.add_argument("--steers", type=float, nargs="+", default=[correct.STEER])
+    p.add_argument("--steers", type=float, nargs="+", default=[SampleConfig.steer])
     p.add_argument("--budgets", type=int, nargs="+", default=[64])
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args()
@@ -55,11 +55,10 @@ def main():
         vectors = inverter.encoder.encode([reference_of(inverter.vocab, t, L) for t in texts])
         for order in args.orders:
             for steer in args.steers:
-                correct.VARIANTS, correct.STEER = ORDERS[order], steer
                 for budget in args.budgets:
                     began = time.time()
                     r = evaluate(inverter, texts, vectors=vectors, show_progress=False, strategy="correct",
-                                 encoder_budget=budget)
+                                 encoder_budget=budget, proposals=ORDERS[order], steer=steer)
                     print(json.dumps({"set": set_name, "order": order, "steer": steer, "budget": budget,
                                       "n": r["n"], "bleu": round(r["bleu"], 2), "token_f1": round(r["token_f1"], 4),
                                       "exact_match": r["exact_match"], "cosine": round(r["cosine"], 4),

@@ -165,6 +165,37 @@ def test_greedy_proposals_are_made_once_per_beam_then_sampled(correcting, tiny_d
     assert [p.vector for p in correction.plan(population, [1], [0, 0])] == [1] * 4   # only active vectors
 
 
+def test_the_proposals_setting_decides_what_each_round_proposes(correcting, tiny_inverter, tiny_data, encoder):
+    from unembed.codes import MASK
+    from unembed.sampling.correct import Correction
+    from unembed.sampling.guided import Population
+    texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
+    vectors = torch.from_numpy(encoder.encode(texts))
+    plans = {}
+    for spec in ("steer:0.5", "rewrite:1,edit:0.3"):
+        sampling = correcting.sampling_with(strategy="correct", encoder_budget=20, candidates=4, proposals=spec)
+        correction = Correction(correcting, correcting.corrector, sampling, encoder)
+        correction.rewritten = [None, None]
+        population = Population(encoder, vectors.numpy(), 20, correcting.vocab, vectors.shape[1])
+        population.add(*correction.first_guesses(vectors))
+        plans[spec] = correction.plan(population, [0], [0, 0])
+    def masked(p, share):
+        return p.canvas.count(MASK) == max(1, round(len(p.hypothesis.codes) * share))
+    assert len(plans["steer:0.5"]) == 4 and all(p.steer and masked(p, 0.5) for p in plans["steer:0.5"])
+    rewrites, edits = plans["rewrite:1,edit:0.3"][:2], plans["rewrite:1,edit:0.3"][2:]   # beam of 2, in turn
+    longer = min(correcting.model.config.max_len, len(rewrites[0].hypothesis.codes) + 1)
+    assert not rewrites[0].steer and rewrites[0].canvas == [MASK] * longer
+    assert all(not p.steer and masked(p, 0.3) and len(p.canvas) == len(p.hypothesis.codes) for p in edits)
+    with pytest.raises(UnembedError, match="no corrector"):
+        tiny_inverter.invert(vectors.numpy(), strategy="correct", encoder_budget=6)
+    steered = tiny_inverter.invert_detailed(vectors.numpy(), strategy="correct", encoder_budget=6,
+                                            proposals="steer:0.3,steer:0.5")   # the base model alone
+    assert all(0 < r["encoder_calls"] <= 6 for r in steered)
+    for bad in ("edit:1.5", "shuffle:0.3", "rewrite:0.5"):
+        with pytest.raises(UnembedError, match="proposals"):
+            correcting.invert(vectors.numpy(), strategy="correct", encoder_budget=6, proposals=bad)
+
+
 def test_an_encoder_given_as_a_function_is_called_within_the_budget(correcting, tiny_data, encoder):
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:3]
     vectors = encoder.encode(texts)
@@ -210,7 +241,8 @@ def test_cli_correct_and_its_bad_input(tiny_run, tiny_corrector, tiny_data):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["strategy"] == "correct" and 0 < result["encoder_calls"] <= 4 * result["n"]
-    for bad, says in ((["--corrector", tiny_corrector, "--encoder-budget", "0"], "budget"), ([], "no corrector")):
+    for bad, says in ((["--corrector", tiny_corrector, "--encoder-budget", "0"], "budget"), ([], "no corrector"),
+                      (["--corrector", tiny_corrector, "--proposals", "edit:2"], "proposals")):
         done = run_cli("invert", text, "--model", model, "--strategy", "correct", *bad)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1

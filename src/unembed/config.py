@@ -151,6 +151,10 @@ class SampleConfig:
     candidates: int = 8              # correct, refine: texts proposed per round for each vector
     rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
     beam: int = 2                    # correct: best texts so far that each round rewrites
+    # correct's defaults, chosen in docs/experiments-en.md 15: steers first lift held-out token F1
+    # and cosine; a push of 1.0 (refine's) wrote texts nearer in cosine but further in BLEU
+    proposals: str = "steer:0.3,rewrite:0,steer:0.5,edit:0.3,rewrite:1,rewrite:-1"  # correct: what each beam text is given in turn: rewrite:LENGTH_SHIFT, edit:SHARE_MASKED, steer:SHARE_MASKED
+    steer: float = 0.5               # correct: a steer decodes target + steer * (target - the hypothesis's embedding)
     encoder_budget: int = 64         # correct, refine: most encoder calls per text
     script_gate: float = 0.05        # a model with a script gate never writes a script it puts below this probability (0 = off)
 
@@ -160,6 +164,7 @@ class SampleConfig:
         # the registries live above this bottom layer, which imports nothing of the package
         from .diffusion.schedule import REVEAL_SCHEDULES
         from .sampling import STRATEGIES
+        from .sampling.correct import proposals_problem
         problems = [
             (self.strategy not in STRATEGIES, f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}"),
             (self.schedule not in REVEAL_SCHEDULES, f"schedule must be one of {', '.join(REVEAL_SCHEDULES)}"),
@@ -170,6 +175,8 @@ class SampleConfig:
             (not 0 <= self.script_gate < 1, f"script gate must be at least 0 and below 1, got {self.script_gate}"),
             (self.candidates < 1 or self.rounds < 0 or self.beam < 1,
              "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
+            (not self.steer >= 0, f"steer must be 0 or more, got {self.steer}"),
+            (proposals_problem(self.proposals) is not None, proposals_problem(self.proposals)),
         ]
         for failed, message in problems:
             if failed:

@@ -28,7 +28,7 @@ from .geometry import cosine_rows
 from .model import ConditionalMDLM
 from .precision import autocast, resolve_precision
 from .sampling import GUIDED, Sampler, make_sampler
-from .sampling.correct import Correction
+from .sampling.correct import Correction, parse_proposals
 from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
 from .sampling.refine import Refinement
 from .script_gate import GATE_DIR, ScriptGate
@@ -326,8 +326,9 @@ class Inverter:
         if sampling.strategy not in GUIDED:
             return None
         guide = self.guide_encoder(encoder)
-        if sampling.strategy == "correct":
-            return Correction(self, self.corrector, sampling, guide, round_callback)
+        if sampling.strategy == "correct":   # steers alone need no corrector
+            steers_only = all(kind == "steer" for kind, _ in parse_proposals(sampling.proposals))
+            return Correction(self, None if steers_only else self.corrector, sampling, guide, round_callback)
         return Refinement(self, sampling, guide, round_callback)
 
     def sampling_with(self, **overrides) -> SampleConfig:

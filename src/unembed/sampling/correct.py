@@ -6,7 +6,7 @@ and scored, and the best few by cosine are rewritten again:
   round 0   the plain greedy decode of the target vector, at the most likely length and, with
             a budget of 8 or more, at the next most likely ones (one call per length);
   round k   each vector's `beam` best texts so far are each given `candidates / beam` proposals,
-            in the order of VARIANTS. A rewrite: written anew by the corrector from [MASK]s at
+            in the order of `proposals` (SampleConfig). A rewrite: written anew by the corrector from [MASK]s at
             the hypothesis's length, one position longer or one shorter (so words can be
             inserted and dropped). An edit: the hypothesis with a share of its least confident
             tokens masked again (a little noise, so edits differ from round to round) and
@@ -31,15 +31,35 @@ from ..codes import MASK
 from . import make_sampler
 from .guided import Candidate, Population, RoundCallback, least_confident, pad_rows
 
-# what each proposal of one hypothesis is, in order: a rewrite at a length shift, or an edit or
-# a steer that masks this share of the hypothesis's tokens again. Steers first: on held-out texts
-# they lift token F1 and cosine on every set, and in-domain BLEU (docs/experiments-en.md, 15)
-VARIANTS = (("steer", 0.3), ("rewrite", 0), ("steer", 0.5), ("edit", 0.3), ("rewrite", 1), ("rewrite", -1))
-STEER = 0.5                  # a steer reads target + STEER * (target - hypothesis's embedding); 1.0
-                             # (refine's) wrote texts nearer in cosine but further in BLEU
+PROPOSAL_KINDS = ("rewrite", "edit", "steer")
 EDIT_NOISE = 0.5             # scale of the Gumbel noise on log-confidence that picks what an edit masks
 STALLED_ROUNDS = 3           # stop after this many rounds without a new text
 FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most likely lengths
+
+
+def parse_proposals(spec: str) -> tuple[tuple[str, float], ...]:
+    """'steer:0.3,rewrite:-1' -> (("steer", 0.3), ("rewrite", -1)): what each proposal of one
+    hypothesis is, in turn: a rewrite at a length shift, or an edit or a steer that masks this
+    share of the hypothesis's tokens again."""
+    problem = proposals_problem(spec)
+    if problem:
+        raise ValueError(problem)
+    items = [item.strip().split(":") for item in spec.split(",")]
+    return tuple((kind, int(amount) if kind == "rewrite" else float(amount)) for kind, amount in items)
+
+
+def proposals_problem(spec: str) -> str | None:
+    """What is wrong with a proposals setting, in one line, or None."""
+    for item in spec.split(","):
+        kind, _, amount = item.strip().partition(":")
+        try:
+            value = int(amount) if kind == "rewrite" else float(amount)
+        except ValueError:
+            value = None
+        if kind not in PROPOSAL_KINDS or value is None or (kind != "rewrite" and not 0 < value <= 1):
+            return (f"proposals: {item!r} is not rewrite:LENGTH_SHIFT (an integer), edit:SHARE or "
+                    f"steer:SHARE (a share above 0, at most 1), comma-separated")
+    return None
 
 
 class Proposal(NamedTuple):
@@ -55,11 +75,13 @@ class Correction:
     name = "correct"
 
     def __init__(self, inverter, corrector, sampling, encoder, round_callback: RoundCallback | None = None):
-        """inverter: the base model (round 0); corrector: an Inverter whose model reads hypotheses;
+        """inverter: the base model (round 0 and steers); corrector: an Inverter whose model reads
+        hypotheses (None where the proposals are steers only);
         encoder: `.encode(texts)` into the vectors' space."""
         self.inverter, self.corrector, self.sampling = inverter, corrector, sampling
         self.encoder, self.round_callback = encoder, round_callback
         self.generator = torch.Generator().manual_seed(sampling.seed)
+        self.variants = parse_proposals(sampling.proposals)
 
     @torch.no_grad()
     def __call__(self, vectors: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
@@ -134,7 +156,7 @@ class Correction:
         landed = torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).to(target)
         canvas = pad_rows([p.canvas for p in rows], device)
         sampler = make_sampler(sampling)
-        codes = self.inverter.denoise(target + STEER * (target - landed), canvas, sampler, sampling.steps)
+        codes = self.inverter.denoise(target + sampling.steer * (target - landed), canvas, sampler, sampling.steps)
         return codes, self.kept_confidence(rows, canvas, sampler)
 
     def kept_confidence(self, rows: list[Proposal], canvas: torch.Tensor, sampler) -> torch.Tensor:
@@ -147,7 +169,7 @@ class Correction:
 
     def plan(self, population: Population, active: list[int], stalled: list[int]) -> list[Proposal]:
         """This round's proposals for each `active` vector, at most as many as its budget
-        allows: the beam's members in turn, each taking the next of VARIANTS. Greedy once per
+        allows: the beam's members in turn, each taking the next of the proposals setting. Greedy once per
         beam (again they would only repeat themselves), then sampled, as they are for a vector
         whose last round brought nothing new."""
         plan = []
@@ -159,7 +181,7 @@ class Correction:
             if greedy:
                 self.rewritten[b] = texts
             for j in range(n):
-                member, variant = beam[j % len(beam)], VARIANTS[(j // len(beam)) % len(VARIANTS)]
+                member, variant = beam[j % len(beam)], self.variants[(j // len(beam)) % len(self.variants)]
                 plan.append(self.propose(b, member, variant, greedy=greedy))
         return plan
 
