@@ -179,6 +179,7 @@ def test_the_proposals_setting_decides_what_each_round_proposes(correcting, tiny
         population = Population(encoder, vectors.numpy(), 20, correcting.vocab, vectors.shape[1])
         population.add(*correction.first_guesses(vectors))
         plans[spec] = correction.plan(population, [0], [0, 0])
+
     def masked(p, share):
         return p.canvas.count(MASK) == max(1, round(len(p.hypothesis.codes) * share))
     assert len(plans["steer:0.5"]) == 4 and all(p.steer and masked(p, 0.5) for p in plans["steer:0.5"])

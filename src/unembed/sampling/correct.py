@@ -6,9 +6,9 @@ and scored, and the best few by cosine are rewritten again:
   round 0   the plain greedy decode of the target vector, at the most likely length and, with
             a budget of 8 or more, at the next most likely ones (one call per length);
   round k   each vector's `beam` best texts so far are each given `candidates / beam` proposals,
-            in the order of `proposals` (SampleConfig). A rewrite: written anew by the corrector from [MASK]s at
-            the hypothesis's length, one position longer or one shorter (so words can be
-            inserted and dropped). An edit: the hypothesis with a share of its least confident
+            in the order of SampleConfig.proposals. A rewrite: written anew by the corrector
+            from [MASK]s at the hypothesis's length, or a few positions longer or shorter (so
+            words can be inserted and dropped). An edit: the hypothesis with a share of its least confident
             tokens masked again (a little noise, so edits differ from round to round) and
             filled in by the corrector, which still reads the whole hypothesis and its
             embedding. A steer (what `refine` does, absorbed): the same re-masking filled in by
@@ -156,7 +156,8 @@ class Correction:
         landed = torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).to(target)
         canvas = pad_rows([p.canvas for p in rows], device)
         sampler = make_sampler(sampling)
-        codes = self.inverter.denoise(target + sampling.steer * (target - landed), canvas, sampler, sampling.steps)
+        pushed = target + sampling.steer * (target - landed)
+        codes = self.inverter.denoise(pushed, canvas, sampler, sampling.steps)
         return codes, self.kept_confidence(rows, canvas, sampler)
 
     def kept_confidence(self, rows: list[Proposal], canvas: torch.Tensor, sampler) -> torch.Tensor:
@@ -169,9 +170,9 @@ class Correction:
 
     def plan(self, population: Population, active: list[int], stalled: list[int]) -> list[Proposal]:
         """This round's proposals for each `active` vector, at most as many as its budget
-        allows: the beam's members in turn, each taking the next of the proposals setting. Greedy once per
-        beam (again they would only repeat themselves), then sampled, as they are for a vector
-        whose last round brought nothing new."""
+        allows: the beam's members in turn, each taking the next of the proposals setting.
+        Greedy once per beam (again they would only repeat themselves), then sampled, as they
+        are for a vector whose last round brought nothing new."""
         plan = []
         for b in active:
             n = min(self.sampling.candidates, population.remaining(b))
