@@ -2,8 +2,9 @@
 metric and the decoding wall time, on the in-domain held-out set and an out-of-domain set.
 Writes docs/strategies-<name>.{json,md}.
 
-    python bench/strategies.py --model en --heldout data/prepared/en/heldout.txt \
-        --ood data/corpus/en/manpages.txt --n 200
+    python bench/strategies.py --model en --heldout data/prepared/en-42k/heldout.txt \
+        --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-190k/train.txt \
+        --ood data/corpus/en/manpages.txt --n 150
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from unembed.allocator import reuse_freed_memory
 from unembed.eval import evaluate, reference_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from report import sample  # noqa: E402  (the same samples as the README's results)
+from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
 
 # (strategy, steps, encoder budget, extra sampling settings)
 GRID = [("confidence", 8, 0, {}), ("confidence", 32, 0, {}),
@@ -30,7 +31,8 @@ GRID = [("confidence", 8, 0, {}), ("confidence", 32, 0, {}),
         ("remask", 8, 0, {}), ("remask", 32, 0, {}),
         ("two-stage", 8, 0, {}), ("two-stage", 32, 0, {}),
         ("refine", 8, 16, {"candidates": 4, "rounds": 3}),
-        ("refine", 8, 64, {"candidates": 8, "rounds": 7})]
+        ("refine", 8, 64, {"candidates": 8, "rounds": 7}),
+        ("correct", 8, 16, {}), ("correct", 8, 64, {})]        # correct: the model's own corrector
 METRICS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "name_recovery", "number_recovery")
 
 
@@ -53,6 +55,8 @@ def main():
     p.add_argument("--name", default=None, help="name in the output files (default: the model's)")
     p.add_argument("--heldout", help="in-domain held-out texts (needed unless --render)")
     p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
+    p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
+                   help="keep only the in-domain texts absent from these train.txt files (as report.py)")
     p.add_argument("--ood", help="out-of-domain texts (needed unless --render)")
     p.add_argument("--n", type=int, default=200, help="texts per set")
     p.add_argument("--only", nargs="*", help="run only these strategies")
@@ -71,7 +75,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines),
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by)),
             "out-of-domain": sample(args.ood, args.n)}
     rows = []
     for set_name, texts in sets.items():
