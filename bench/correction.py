@@ -71,8 +71,10 @@ def main():
     p.add_argument("--ood", required=True, help="texts of a source no model trained on")
     p.add_argument("--n", type=int, default=100, help="texts per set")
     p.add_argument("--budgets", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 32, 64])
+    p.add_argument("--ablation-proposals", action="append", default=[], metavar="NAME=SPEC",
+                   help="`correct` with the main corrector and this --proposals mix, measured at --ablation-budgets")
     p.add_argument("--without-steers", action="store_true",
-                   help="also measure `correct` with only the corrector's proposals (no steers)")
+                   help="shorthand: --ablation-proposals no-steers=(the model's mix less its steers)")
     p.add_argument("--ablation-budgets", type=int, nargs="+", default=[4, 16])
     p.add_argument("--ablation-sets", nargs="+", default=["in-domain", "held-out source"])
     p.add_argument("--strategies", nargs="+", default=["correct", "refine"])
@@ -88,17 +90,21 @@ def main():
     for spec in args.ablation:
         name, folder = spec.split("=", 1)
         correctors[name] = Inverter.from_pretrained(folder, device="cpu")
+    mixes = dict(spec.split("=", 1) for spec in args.ablation_proposals)
+    if args.without_steers:   # the model's own proposals less the base model's steers
+        mixes["no-steers"] = ",".join(p for p in inverter.sampling.proposals.split(",") if not p.startswith("steer"))
     sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by)),
             "held-out source": sample(args.ood, args.n)}
     rows = []
 
     def run(set_name, texts, vectors, strategy, budget, corrector):
+        """`corrector`: "-" (none), a name of `correctors`, or a name of `mixes` (the main corrector
+        with that proposal mix)."""
         if corrector != "-":
-            inverter.corrector = correctors[corrector if corrector != "no-steers" else "main"]
+            inverter.corrector = correctors[corrector if corrector in correctors else "main"]
         settings = {"strategy": strategy} if budget == 0 else {"strategy": strategy, "encoder_budget": budget}
-        if corrector == "no-steers":   # the model's own proposals less the base model's steers
-            settings["proposals"] = ",".join(p for p in inverter.sampling.proposals.split(",")
-                                             if not p.startswith("steer"))
+        if corrector in mixes:
+            settings["proposals"] = mixes[corrector]
         result = evaluate(inverter, texts, vectors=vectors, show_progress=False, examples=3, **settings)
         rows.append({"set": set_name, "budget": budget, "corrector": corrector, **result})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), flush=True)
@@ -110,7 +116,7 @@ def main():
         for strategy in args.strategies:
             for budget in (b for b in args.budgets if b > 0):
                 run(set_name, texts, vectors, strategy, budget, "main" if strategy == "correct" else "-")
-        ablations = list(correctors)[1:] + ["no-steers"] * args.without_steers
+        ablations = list(correctors)[1:] + list(mixes)
         for name in ablations if set_name in args.ablation_sets else []:
             for budget in args.ablation_budgets:
                 run(set_name, texts, vectors, "correct", budget, name)

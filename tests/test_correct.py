@@ -53,7 +53,7 @@ def test_corrections_hold_every_kind_of_hypothesis_with_its_embedding(tiny_corre
     d = load_corrections(tiny_corrections, "train")
     n_texts = len((tiny_data / "train.txt").read_text().splitlines())
     assert len(d["refs"]) == n_texts and len(d["hyps"]) == n_texts * (1 + 1 + 6)
-    assert set(d["kinds"].tolist()) == set(range(len(KINDS)))
+    assert set(d["kinds"].tolist()) == {KINDS.index(k) for k in ("greedy", "sampled", "corrupted")}
     from unembed.vocabulary import Vocabulary
     vocab = Vocabulary.load(tiny_corrections)
     some = np.flatnonzero(d["kinds"] == KINDS.index("corrupted"))[:5]
@@ -64,6 +64,38 @@ def test_corrections_hold_every_kind_of_hypothesis_with_its_embedding(tiny_corre
     unigram = np.full(10, 0.1)
     assert corrupt([5, 6, 7], 0.0, unigram, rng, 16) == [5, 6, 7]
     assert len(corrupt(list(range(16)), 1.0, unigram, rng, 16)) <= 16
+
+
+def test_searched_hypotheses_are_what_the_search_embeds_and_mix_into_a_correctors_data(
+        tmp_path, tiny_data, tiny_inverter, tiny_corrections, correcting, encoder):
+    from unembed.data.corrections import KINDS, load_corrections, make_corrections
+    from unembed.train.examples import Examples
+    from unembed.vocabulary import Vocabulary
+    cfg = CorrectionsConfig(texts=8, heldout=2, sampled=0, corrupted=0, searched=6, shard_size=16, batch_size=64)
+    with pytest.raises(UnembedError, match="no corrector"):       # the search needs one: said before any work
+        make_corrections(tiny_data, tiny_inverter, tmp_path / "none", cfg, encoder=encoder, show_progress=False)
+    assert not (tmp_path / "none").exists()
+    folder = make_corrections(tiny_data, correcting, tmp_path / "searched", cfg, encoder=encoder,
+                              show_progress=False)
+    d = load_corrections(folder, "train")
+    searched = d["kinds"] == KINDS.index("searched")
+    assert (d["kinds"] == KINDS.index("greedy")).sum() == 8 and searched.sum() > 8
+    assert np.bincount(d["source"][searched], minlength=8).max() <= 6           # the budget per text
+    pairs = {(s, tuple(h)) for s, h in zip(d["source"], d["hyps"])}
+    assert len(pairs) == len(d["hyps"])          # no text twice for one reference, greedy decode included
+    vocab = Vocabulary.load(folder)
+    some = np.flatnonzero(searched)[:6]
+    again = encoder.encode([vocab.decode(h[h != PAD]) for h in d["hyps"][some]])
+    again /= np.linalg.norm(again, axis=1, keepdims=True)
+    assert np.allclose(again, d["hyp_vectors"][some], atol=2e-3)  # the search's own embeddings, kept
+    # --mix joins corrections folders: both folders' hypotheses, each with its reference
+    base = Examples.load(tiny_corrections, "train", vocab)
+    joined = base.joined(Examples.load(folder, "train", vocab), repeats=2)
+    assert len(joined) == len(base) + 2 * len(d["hyps"]) and joined.corrects
+    assert torch.equal(joined.hypotheses[-len(d["hyps"]):], torch.from_numpy(d["hyps"]))
+    assert torch.equal(joined.codes[-len(d["hyps"]):], torch.from_numpy(d["refs"][d["source"]]))
+    with pytest.raises(UnembedError, match="--mix joins"):
+        base.joined(Examples.load(tiny_data, "train", vocab))
 
 
 def test_the_corrector_repairs_corrupted_hypotheses_it_was_trained_on(tiny_corrections, correcting):

@@ -408,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write (resumable)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     model_options(p, sampling=False, align=False)
+    p.add_argument("--corrector", help="with --searched: the corrector the search rewrites with (default: "
+                                       "the model's own corrector/)")
     add_arguments(p, CorrectionsConfig, skip=("batch_size",))  # --batch-size comes with the model options
 
     p.set_defaults(func=cmd_corrections)

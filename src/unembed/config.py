@@ -82,7 +82,7 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     data: str = "data/prepared/en"   # folder written by `unembed prepare`; its held-out split is the one evaluated
-    mix: str = ""                    # more prepared folders whose train splits join data's, each repeated N times: DIR[:N],DIR[:N] (same vocabulary and encoder)
+    mix: str = ""                    # more folders (prepared, or corrections for a corrector) whose train splits join data's, each repeated N times: DIR[:N],DIR[:N] (same vocabulary and encoder)
     out: str = "runs/en"             # run folder: checkpoints, log, resolved config
     steps: int = 20000               # optimizer steps
     batch_size: int = 64             # texts per step per process (models without a length head)
@@ -114,7 +114,7 @@ class TrainConfig:
     precision: str = "auto"          # matrix products: auto (bfloat16 on a GPU or a bfloat16 CPU) | float32 | bfloat16
     seed: int = 0
     resume: bool = True              # continue from the run folder's last checkpoint
-    kinds: str = "greedy,sampled,corrupted"  # corrections data: the hypotheses to learn from (comma-separated)
+    kinds: str = "greedy,sampled,corrupted,searched"  # corrections data: the hypotheses to learn from
 
     def validate(self) -> "TrainConfig":
         """The one check of what a training run was asked, before anything is read or written."""
@@ -165,6 +165,7 @@ class SampleConfig:
         from .diffusion.schedule import REVEAL_SCHEDULES
         from .sampling import STRATEGIES
         from .sampling.correct import proposals_problem
+        proposals = proposals_problem(self.proposals)
         problems = [
             (self.strategy not in STRATEGIES, f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}"),
             (self.schedule not in REVEAL_SCHEDULES, f"schedule must be one of {', '.join(REVEAL_SCHEDULES)}"),
@@ -176,7 +177,7 @@ class SampleConfig:
             (self.candidates < 1 or self.rounds < 0 or self.beam < 1,
              "encoder-guided decoding needs candidates >= 1, rounds >= 0 and beam >= 1"),
             (not self.steer >= 0, f"steer must be 0 or more, got {self.steer}"),
-            (proposals_problem(self.proposals) is not None, proposals_problem(self.proposals)),
+            (proposals is not None, proposals),
         ]
         for failed, message in problems:
             if failed:
@@ -204,6 +205,8 @@ class CorrectionsConfig:
     heldout: int = 256           # held-out texts, from the end of the split (reports score its start)
     sampled: int = 1             # sampled base hypotheses per text (plus one greedy)
     corrupted: int = 2           # corrupted copies per text
+    searched: int = 0            # encoder calls of `correct`'s own search per text: every text it embeds
+                                 # (later rounds' rewrites, edits and steers) becomes a hypothesis too
     min_rate: float = 0.03       # corruption rate per token, drawn log-uniformly in [min, max]
     max_rate: float = 0.8        # the highest corruption rate
     temperature: float = 1.0     # of the sampled hypotheses
@@ -214,8 +217,8 @@ class CorrectionsConfig:
 
     def validate(self) -> "CorrectionsConfig":
         check_types(self)
-        if self.texts < 0 or self.heldout < 0 or self.sampled < 0 or self.corrupted < 0:
-            raise ValueError("texts, heldout, sampled and corrupted must be 0 or more")
+        if min(self.texts, self.heldout, self.sampled, self.corrupted, self.searched) < 0:
+            raise ValueError("texts, heldout, sampled, corrupted and searched must be 0 or more")
         if not 0 < self.min_rate <= self.max_rate <= 1:
             raise ValueError("corruption rates need 0 < min-rate <= max-rate <= 1")
         if self.shard_size < 1 or self.batch_size < 1 or self.steps < 1:

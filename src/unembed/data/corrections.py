@@ -1,7 +1,9 @@
 """`unembed corrections`: what a corrector learns from. For each text of a prepared dataset,
-the base inverter's own hypotheses (greedy and sampled) and corrupted copies of the text
-(substitutions, deletions, insertions, swaps at rates from a few percent to most of it),
-each embedded with the encoder: (reference, target vector, hypothesis, hypothesis vector).
+the base inverter's own hypotheses (greedy and sampled), corrupted copies of the text
+(substitutions, deletions, insertions, swaps at rates from a few percent to most of it) and,
+with `searched`, every text `correct`'s own search embeds (the corrector's and the steers'
+later-round outputs), each embedded with the encoder: (reference, target vector, hypothesis,
+hypothesis vector).
 
     folder/
       meta.json                    settings and counts; written last, so it marks completion
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,7 @@ from .. import atomic, formats
 from . import cache
 
 logger = logging.getLogger(__name__)
-KINDS = ("greedy", "sampled", "corrupted")
+KINDS = ("greedy", "sampled", "corrupted", "searched")
 PARTS = ("refs", "targets", "hyps", "source", "kinds", "hyp_vectors")  # the last marks a whole shard
 
 
@@ -74,6 +77,7 @@ def _shard(inverter, encoder, cfg: CorrectionsConfig, refs: np.ndarray, targets:
     """Hypotheses of one shard of texts and their embeddings."""
     L = inverter.model.config.max_len
     hyps, source, kinds = [], [], []
+    embedded: dict[int, np.ndarray] = {}   # hypothesis index -> its embedding, where the search made one
     plans = [("greedy", SampleConfig(**{**to_dict(inverter.sampling), "strategy": "confidence",
                                          "steps": cfg.steps}))]
     plans += [("sampled", SampleConfig(**{**to_dict(inverter.sampling), "strategy": "euler", "steps": cfg.steps,
@@ -87,6 +91,21 @@ def _shard(inverter, encoder, cfg: CorrectionsConfig, refs: np.ndarray, targets:
             source += range(start, start + len(v))
             kinds += [KINDS.index(kind)] * len(v)
             bar.update(len(v))
+    if cfg.searched:   # what `correct` itself visits: later rounds' texts, already embedded
+        made = set(zip(source, map(tuple, hyps)))
+        search = replace(inverter.sampling, strategy="correct", encoder_budget=cfg.searched, steps=cfg.steps,
+                         seed=int(rng.integers(1 << 30)))
+        for start in range(0, len(refs), cfg.batch_size):
+            v = torch.from_numpy(targets[start:start + cfg.batch_size]).to(inverter.device)
+            population = inverter.decoder(search, encoder).search(v)
+            for b, seen in enumerate(population.seen):
+                for candidate in seen.values():
+                    if (start + b, tuple(candidate.codes)) not in made:
+                        hyps.append(candidate.codes)
+                        source.append(start + b)
+                        kinds.append(KINDS.index("searched"))
+                        embedded[len(hyps) - 1] = candidate.embedding
+            bar.update(len(v) * cfg.searched)
     for _ in range(cfg.corrupted):
         for r, row in enumerate(refs):
             rate = float(np.exp(rng.uniform(np.log(cfg.min_rate), np.log(cfg.max_rate))))
@@ -94,8 +113,11 @@ def _shard(inverter, encoder, cfg: CorrectionsConfig, refs: np.ndarray, targets:
             source.append(r)
             kinds.append(KINDS.index("corrupted"))
         bar.update(len(refs))
-    texts = [inverter.vocab.decode(h) for h in hyps]
-    vectors = encoder.encode([t or " " for t in texts], batch_size=cfg.batch_size)
+    todo = [i for i in range(len(hyps)) if i not in embedded]
+    if todo:
+        fresh = encoder.encode([inverter.vocab.decode(hyps[i]) or " " for i in todo], batch_size=cfg.batch_size)
+        embedded.update(zip(todo, np.asarray(fresh, dtype=np.float32)))
+    vectors = np.stack([embedded[i] for i in range(len(hyps))])
     return {"refs": refs, "targets": targets.astype(np.float32), "hyps": _pad(hyps, L),
             "source": np.asarray(source, dtype=np.int32), "kinds": np.asarray(kinds, dtype=np.int8),
             "hyp_vectors": np.asarray(vectors, dtype=np.float16)}
@@ -115,6 +137,8 @@ def make_corrections(data: str | Path, inverter, out: str | Path, cfg: Correctio
         raise UnembedError(f"{data} holds {meta['dim']}-d vectors but the inverter reads "
                            f"{inverter.model.config.cond_dim}-d ones")
     encoder = encoder if encoder is not None else inverter.own_encoder
+    if cfg.searched:   # the search needs the corrector its proposals name: say so before any work
+        inverter.decoder(replace(inverter.sampling, strategy="correct", encoder_budget=cfg.searched), encoder)
     settings = {"config": to_dict(cfg), "data": str(data), "base": inverter.model.config.encoder}
     plan = folder / "plan.json"
     if plan.is_file() and json.loads(plan.read_text()) != settings:
@@ -135,7 +159,7 @@ def make_corrections(data: str | Path, inverter, out: str | Path, cfg: Correctio
     folder.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(plan, json.dumps(settings, indent=2).encode())
     inverter.vocab.save(folder)
-    per_text = 1 + cfg.sampled + cfg.corrupted
+    per_text = 1 + cfg.sampled + cfg.corrupted + cfg.searched   # at most: the search's repeats are dropped
     shards = {}
     for split, (refs, targets) in splits.items():
         n_shards = (len(refs) + cfg.shard_size - 1) // cfg.shard_size

@@ -83,10 +83,16 @@ class Correction:
         self.generator = torch.Generator().manual_seed(sampling.seed)
         self.variants = parse_proposals(sampling.proposals)
 
-    @torch.no_grad()
     def __call__(self, vectors: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """vectors (B, D) -> best codes (B, max_len), encoder calls per vector."""
-        B, max_len = vectors.shape[0], self.inverter.model.config.max_len
+        population = self.search(vectors)
+        return population.best_codes(self.inverter.model.config.max_len), population.calls()
+
+    @torch.no_grad()
+    def search(self, vectors: torch.Tensor) -> Population:
+        """Every text the search embedded for each of vectors (B, D), with its embedding and
+        cosine: the answer is the best of them; `unembed corrections --searched` learns from all."""
+        B = vectors.shape[0]
         population = Population(self.encoder, vectors.float().cpu().numpy(), self.sampling.encoder_budget,
                                 self.inverter.vocab, vectors.shape[1])
         population.add(*self.first_guesses(vectors))
@@ -111,7 +117,7 @@ class Correction:
                 stalled[b] = 0 if after[b] > before[b] else stalled[b] + 1
             population.report(self.round_callback, round_)
             round_ += 1
-        return population.best_codes(max_len), population.calls()
+        return population
 
     def first_guesses(self, vectors: torch.Tensor) -> tuple[list[int], torch.Tensor, torch.Tensor]:
         """Round 0: greedy decodes at the length head's most likely lengths, one per quarter of

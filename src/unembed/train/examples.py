@@ -38,9 +38,10 @@ class Examples:
         return cls(vocab.ids_to_codes(ids, cache.PAD_ID), vectors)
 
     def joined(self, other: "Examples", repeats: int = 1) -> "Examples":
-        """These rows followed by `other`'s, repeated: a mixture in which `other` weighs more."""
-        if self.corrects or other.corrects:
-            raise UnembedError("--mix joins prepared datasets, not corrections data")
+        """These rows followed by `other`'s, repeated: a mixture in which `other` weighs more.
+        Both are a corrector's rows (hypotheses and all) or both an inverter's."""
+        if self.corrects != other.corrects:
+            raise UnembedError("--mix joins prepared datasets with prepared datasets, corrections with corrections")
         if other.codes.shape[1] != self.codes.shape[1] or other.vectors.shape[1] != self.vectors.shape[1]:
             raise UnembedError(f"--mix: rows of length {other.codes.shape[1]} and width {other.vectors.shape[1]} "
                                f"do not join rows of {self.codes.shape[1]} and {self.vectors.shape[1]}; "
@@ -49,6 +50,9 @@ class Examples:
         joined.codes = torch.cat([self.codes] + [other.codes] * repeats)
         joined.vectors = torch.cat([self.vectors] + [other.vectors] * repeats)
         joined.hypotheses = joined.hypothesis_vectors = None
+        if self.corrects:
+            joined.hypotheses = torch.cat([self.hypotheses] + [other.hypotheses] * repeats)
+            joined.hypothesis_vectors = torch.cat([self.hypothesis_vectors] + [other.hypothesis_vectors] * repeats)
         joined.lengths = torch.cat([self.lengths] + [other.lengths] * repeats)
         return joined
 

@@ -64,9 +64,13 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
                                    "cond_dim": meta["dim"], **recorded, **role})
 
 
-def _mixed_in(folder: str, meta: dict, vocab: Vocabulary) -> Examples:
-    """The train split of a --mix folder, which must speak the same vocabulary and encoder."""
+def _mixed_in(folder: str, meta: dict, vocab: Vocabulary, kinds: tuple[str, ...]) -> Examples:
+    """The train split of a --mix folder, which must speak the same vocabulary and encoder (and
+    be corrections data if --data is: a corrector learns from both folders' hypotheses of `kinds`)."""
     other = cache.read_meta(Path(folder))
+    if (other.get("kind") == "corrections") != (meta.get("kind") == "corrections"):
+        raise UnembedError(f"--mix {folder}: mix prepared datasets with prepared datasets and corrections "
+                           "data with corrections data")
     if not Vocabulary.load(Path(folder)).same_as(vocab):
         raise UnembedError(f"--mix {folder}: its vocabulary differs from --data's; prepare it with "
                            "--vocab (the model being continued) or the same tokenizer")
@@ -74,7 +78,7 @@ def _mixed_in(folder: str, meta: dict, vocab: Vocabulary) -> Examples:
     if differ:
         raise UnembedError(f"--mix {folder}: prepared with another {', '.join(differ)} than --data; "
                            "prepare both with the same encoder and --max-len")
-    return Examples.load(folder, "train", vocab)
+    return Examples.load(folder, "train", vocab, kinds)
 
 
 def _grows_into(own: Vocabulary, vocab: Vocabulary) -> bool:
@@ -182,7 +186,7 @@ class Trainer:
         self.vocab = Vocabulary.load(Path(cfg.data))
         self.examples = Examples.load(cfg.data, "train", self.vocab, cfg.kind_names())
         for folder, repeats in cfg.mix_parts():
-            self.examples = self.examples.joined(_mixed_in(folder, self.meta, self.vocab), repeats)
+            self.examples = self.examples.joined(_mixed_in(folder, self.meta, self.vocab, cfg.kind_names()), repeats)
 
         # 3. model, optimizer, EMA: fresh, warm-started or resumed
         torch.manual_seed(cfg.seed)
