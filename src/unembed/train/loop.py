@@ -65,12 +65,9 @@ def _model_config(cfg: TrainConfig, base: ModelConfig, meta: dict, vocab: Vocabu
 
 
 def _mixed_in(folder: str, meta: dict, vocab: Vocabulary, kinds: tuple[str, ...]) -> Examples:
-    """The train split of a --mix folder, which must speak the same vocabulary and encoder (and
-    be corrections data if --data is: a corrector learns from both folders' hypotheses of `kinds`)."""
+    """The train split of a --mix folder, which must speak the same vocabulary and encoder; of
+    corrections data, its hypotheses of `kinds` (Examples.joined checks the two folders match)."""
     other = cache.read_meta(Path(folder))
-    if (other.get("kind") == "corrections") != (meta.get("kind") == "corrections"):
-        raise UnembedError(f"--mix {folder}: mix prepared datasets with prepared datasets and corrections "
-                           "data with corrections data")
     if not Vocabulary.load(Path(folder)).same_as(vocab):
         raise UnembedError(f"--mix {folder}: its vocabulary differs from --data's; prepare it with "
                            "--vocab (the model being continued) or the same tokenizer")
