@@ -5,7 +5,8 @@ the search; if not, the proposals do. Prints the metrics of the first guess, the
 oracle, and how well cosine ranks token F1 within a text (mean Spearman).
 
     python scripts/search_ceiling.py --model en --heldout data/prepared/en-42k/heldout.txt \
-        --lines 1744: --n 100 --budget 64
+        --lines 1744: --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-103k/train.txt data/prepared/syn-190k/train.txt \
+        --n 100 --budget 64
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import unembed
 from unembed.eval import metrics, reference_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import sample  # noqa: E402  (the same sampling as the README's results)
+from report import sample, seen_texts  # noqa: E402  (the same sampling as the README's results)
 
 
 def main():
@@ -29,6 +30,8 @@ def main():
     p.add_argument("--model", default="en")
     p.add_argument("--heldout", required=True, help="texts, one per line")
     p.add_argument("--lines", default=":", help="start:end lines of --heldout to sample from")
+    p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
+                   help="keep only the texts absent from these train.txt files (as report.py)")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--budget", type=int, default=64, help="encoder calls per text")
     p.add_argument("--threads", type=int, default=0)
@@ -37,7 +40,8 @@ def main():
         torch.set_num_threads(args.threads)
     inverter = unembed.load(args.model, device="cpu")
     L = inverter.model.config.max_len
-    references = [reference_of(inverter.vocab, t, L) for t in sample(args.heldout, args.n, lines=args.lines)]
+    texts = sample(args.heldout, args.n, lines=args.lines, seen=seen_texts(args.unseen_by))
+    references = [reference_of(inverter.vocab, t, L) for t in texts]
     vectors = torch.from_numpy(inverter.encoder.encode(references))
     sampling = inverter.sampling_with(strategy="correct", encoder_budget=args.budget)
     seen = []
