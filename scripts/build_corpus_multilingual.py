@@ -54,7 +54,8 @@ SOURCES = {
 # translated messages of LibreOffice (gettext catalogs) and Firefox (its language pack). They
 # never enter a held-out split, and a message that shares text with a held-out line is dropped,
 # so the held-out lines stay those of the sources above.
-TOP_UP = {"hi": {"ui": ["libreoffice-l10n-hi", "firefox-esr-l10n-hi-in"]}}
+TOP_UP = {"hi": {"ui": ["libreoffice-l10n-hi", "firefox-esr-l10n-hi-in"]},
+          "uk": {"ui": ["libreoffice-l10n-uk", "firefox-esr-l10n-uk"]}}
 E5_LANGUAGES = ["en", "de", "es", "fr", "it", "pl", "pt", "ru", "zh", "ja"]
 # A whole source per language is kept apart (OUT/heldout-source/LANG.txt) with --heldout-sources:
 # the smaller of two, so the model is measured on a kind of text it never read in that language.

@@ -12,7 +12,7 @@ MIN_MEAN_COSINE = 0.5  # measured 0.795 at shipping (the models before: 0.738, 0
 
 
 # The shipped gemma model's mean token F1 on tests/data/gemma-heldout.*; an untrained one scores ~0.
-MIN_GEMMA_F1 = 0.15  # measured 0.376 at shipping (2026-12-03, more de/zh/uk text; before 0.384, 0.386, 0.378, the first model 0.292)
+MIN_GEMMA_F1 = 0.15  # measured 0.363 at shipping (2026-12-05, more de/zh/uk text; before 0.376, 0.384, 0.386, 0.378, the first model 0.292)
 
 MODEL_FILES = ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
 
