@@ -113,8 +113,9 @@ def main():
         r["vs_full_width"] = r["token_f1"] / widest if widest else None
 
     name = args.name or Path(args.model).name
-    command = (f"python scripts/report_languages.py --model {args.model} --heldout {args.heldout} "
-               f"--n {args.n} --steps {args.steps} --precision {args.precision}"
+    command = (f"python scripts/report_languages.py --model {args.model}"
+               + (f" --name {args.name}" if args.name else "")   # else a rerun writes the model's own report
+               + f" --heldout {args.heldout} --n {args.n} --steps {args.steps} --precision {args.precision}"
                + (f" --dims {' '.join(map(str, args.dims))}" if args.dims != [0] else "")
                + (f" --sets {' '.join(args.sets)}" if args.sets else "")
                + (f" --encoder-precision {args.encoder_precision}" if args.encoder_precision != "float32" else ""))
