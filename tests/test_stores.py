@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
 from itertools import cycle, islice
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SENTENCES
+from conftest import SENTENCES, run_cli_together
 
 # real stores and a real PostgreSQL take ~20 s to build: CI runs these (`-m "slow or not slow"`)
 pytestmark = pytest.mark.slow
@@ -220,3 +224,116 @@ def test_eval_and_align_read_the_store_too(stores, collection, tiny_run, tmp_pat
     assert code == 0, err
     fitted = json.loads(out)
     assert fitted["source"] == {"encoder": "all-MiniLM-L6-v2"} and fitted["heldout_cosine"] > 0.99
+
+
+# --- never written, proven the way users run it: the store built by one process, audited by others
+
+WRITER = Path(__file__).parent / "store_writer.py"
+KINDS = ("chroma", "lancedb", "qdrant", "faiss", "files")
+
+
+def write_store(kind: str, folder: Path, source: Path, stay: bool = False) -> tuple[str, subprocess.Popen]:
+    """The store built by a child process with the store's own client; -> (URI, that process).
+    With `stay` the process keeps its client open until its standard input is closed."""
+    child = subprocess.Popen([sys.executable, str(WRITER), kind, str(folder), str(source / "docs.npy"),
+                              str(source / "docs.txt"), *(["--stay"] if stay else [])],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    uri = child.stdout.readline().strip()
+    if stay:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+    else:
+        child.communicate(timeout=120)
+        assert child.returncode == 0, child.stderr
+    assert uri, child.stderr.read() if stay else ""
+    return uri, child
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory, collection):
+    texts, vectors = collection
+    folder = tmp_path_factory.mktemp("source")
+    np.save(folder / "docs.npy", vectors)
+    (folder / "docs.txt").write_text("\n".join(texts) + "\n")
+    return folder
+
+
+def reads_of(uri: str, model: Path, out: Path) -> list[list]:
+    return [["audit", "--store", uri, "--model", model, "--defenses", "none", "-q", "--json", "--out", out],
+            ["invert", "--store", uri, "--model", model, "--limit", "5", "-q"]]
+
+
+def test_no_store_file_changes_when_other_processes_audit_and_invert_it(source, tiny_run, tmp_path):
+    model = tiny_run / "last" / "model"
+    built = {kind: write_store(kind, tmp_path / kind, source)[0] for kind in KINDS}
+    folders = {kind: tmp_path / kind for kind in KINDS}
+    before = {kind: snapshot(folder) for kind, folder in folders.items()}
+    assert all(before.values())
+    calls = [call for kind, uri in built.items() for call in reads_of(uri, model, tmp_path / f"audit-{kind}")]
+    for call, done in zip(calls, run_cli_together(calls)):
+        assert done.returncode == 0, (call, done.stderr[-2000:])
+        if call[0] == "audit":
+            assert json.loads(done.stdout)["store"]["rows_read"] == N, call
+        else:
+            assert len(done.stdout.strip().splitlines()) == 5, call
+    for kind, folder in folders.items():
+        assert snapshot(folder) == before[kind], f"{kind}: a file was written, added or removed"
+
+
+def test_a_store_whose_application_is_still_running_is_read_without_a_write(source, tiny_run, tmp_path):
+    """Chroma and LanceDB let another process read while their writer is open; Qdrant's local
+    mode holds a lock, and the reader refuses in one line rather than touch the folder."""
+    model = tiny_run / "last" / "model"
+    running = {kind: write_store(kind, tmp_path / kind, source, stay=True) for kind in ("chroma", "lancedb", "qdrant")}
+    try:
+        before = {kind: snapshot(tmp_path / kind) for kind in running}
+        calls = [reads_of(uri, model, tmp_path / f"audit-{kind}")[0] for kind, (uri, _) in running.items()]
+        results = dict(zip(running, run_cli_together(calls)))
+        for kind in ("chroma", "lancedb"):
+            assert results[kind].returncode == 0, results[kind].stderr[-2000:]
+            assert json.loads(results[kind].stdout)["texts"] == N
+        refused = results["qdrant"]
+        assert refused.returncode == 2 and "another process" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        for kind in running:
+            assert snapshot(tmp_path / kind) == before[kind], f"{kind}: a file was written while its writer ran"
+    finally:
+        for _, child in running.values():
+            child.communicate(timeout=60)  # closing stdin lets each writer close its client
+    assert all(child.returncode == 0 for _, child in running.values())
+
+
+def test_the_private_copy_is_removed_on_sigterm_and_after_a_kill(source, tmp_path):
+    uri, _ = write_store("chroma", tmp_path / "chroma", source)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    hold = ("import sys, time\nfrom unembed.cli import _terminate_like_interrupt\n"
+            "from unembed.stores import open_store\n_terminate_like_interrupt()\n"
+            "try:\n    with open_store(sys.argv[1]) as store:\n        print(store.count(), flush=True)\n"
+            "        time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n")
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    for sig, left in ((signal.SIGTERM, 0), (signal.SIGKILL, 1)):
+        child = subprocess.Popen([sys.executable, "-c", hold, uri], stdout=subprocess.PIPE, text=True, env=env)
+        assert child.stdout.readline().strip() == str(N)
+        assert len(list(scratch.glob("unembed-store-*"))) == 1  # the copy it reads
+        child.send_signal(sig)
+        child.wait(timeout=60)
+        assert len(list(scratch.glob("unembed-store-*"))) == left, sig
+    from unembed.stores.snapshot import remove_orphans  # the next reader clears a killed one's copy
+    remove_orphans(scratch)
+    assert not list(scratch.glob("unembed-store-*"))
+
+
+def test_postgres_audit_leaves_nothing_behind_on_the_server(postgres, tiny_run, tmp_path):
+    import psycopg
+    catalog = ("SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2")
+
+    def state():
+        with psycopg.connect(postgres) as conn:
+            return (conn.execute(catalog).fetchall(), conn.execute("SELECT extname FROM pg_extension").fetchall(),
+                    conn.execute("SELECT md5(string_agg(content || embedding::text, '|' ORDER BY id)) FROM docs")
+                    .fetchone())
+    before = state()
+    done = run_cli_together(reads_of(f"{postgres}#docs.embedding", tiny_run / "last" / "model", tmp_path / "a"))
+    assert all(d.returncode == 0 for d in done), [d.stderr[-1000:] for d in done]
+    assert state() == before

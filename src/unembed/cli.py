@@ -8,7 +8,9 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -467,11 +469,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so temporary copies and
+    half-written outputs are cleaned up; the server installs its own handlers over this."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare", "corrections")
                         else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
+    _terminate_like_interrupt()
     if args.command != "serve":  # batch work keeps its peak memory; a long-lived server returns it
         reuse_freed_memory()
     try:

@@ -1,9 +1,13 @@
 """Chroma, a persistent folder: `chroma:PATH#collection`.
 
-Chroma has no read-only mode; this reader only lists and gets, which leaves the folder's files
-as they were (tests/test_stores.py checks the bytes). The embedding function a collection was
-made with is recorded in its configuration since Chroma 1.0; 'default' is Chroma's own ONNX
-all-MiniLM-L6-v2."""
+Chroma has no read-only mode: merely opening a folder with PersistentClient rewrites
+`chroma.sqlite3` and the vector segment's `length.bin`, in another process even with no write
+call. So the folder is never opened: a consistent private copy of it is (stores/snapshot.py),
+which is removed afterwards. That relies on Chroma >= 1.0's layout (one SQLite database and one
+folder per segment), the layout the `chroma` extra installs; tests/test_stores.py checks, with
+child processes, that every file is byte for byte the same after an audit. The embedding
+function a collection was made with is recorded in its configuration since Chroma 1.0;
+'default' is Chroma's own ONNX all-MiniLM-L6-v2."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +16,7 @@ import numpy as np
 
 from ..errors import UnembedError
 from .base import Store
+from .snapshot import FolderCopy
 
 CHROMA_DEFAULT = "all-MiniLM-L6-v2"
 
@@ -23,9 +28,20 @@ class ChromaStore(Store):
         import chromadb
         from chromadb.config import Settings
         self.where = f"chroma:{path}#{collection}"
+        if int(chromadb.__version__.split(".")[0]) < 1:
+            raise UnembedError(f"{self.where}: chromadb {chromadb.__version__} is older than the 1.0 this reader "
+                               "supports; pip install 'unembed[chroma]'")
         if not (Path(path) / "chroma.sqlite3").is_file():
             raise UnembedError(f"{self.where}: {path} is not a Chroma folder (no chroma.sqlite3 in it)")
-        self.client = chromadb.PersistentClient(path, settings=Settings(anonymized_telemetry=False))
+        self.copy = FolderCopy(path, self.where)
+        try:
+            self._open(collection, chromadb, Settings)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, collection: str, chromadb, Settings) -> None:
+        self.client = chromadb.PersistentClient(str(self.copy.path), settings=Settings(anonymized_telemetry=False))
         names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
         if collection not in names:
             raise UnembedError(f"{self.where}: no collection {collection!r}; it has "
@@ -64,3 +80,10 @@ class ChromaStore(Store):
         if name:
             return str(name)
         return CHROMA_DEFAULT if function.get("name") == "default" else None
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:  # let go of the copy's files before they are removed
+            client.clear_system_cache()
+            self.client = None
+        self.copy.close()

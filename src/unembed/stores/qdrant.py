@@ -1,7 +1,10 @@
 """Qdrant: a local-mode folder (`qdrant:PATH#collection`) or a running server
 (`qdrant+http://HOST:PORT#collection`, `qdrant+https://...`).
 
-Points are listed in id order by `scroll` without their vectors, then retrieved by id. A
+Points are listed in id order by `scroll` without their vectors, then retrieved by id. Local mode
+opens a folder by creating and locking its `.lock` and may migrate its databases, so a folder
+is read through a private copy (stores/snapshot.py); a folder whose lock another process holds
+(an application has it open, and Qdrant allows one process at a time) is refused. A
 collection with named vectors needs --vector-column unless it has one; fastembed's names
 (`fast-bge-small-en`) say the encoder. The text is the payload key --text-column, else text,
 document, content or page_content."""
@@ -13,6 +16,7 @@ import numpy as np
 
 from ..errors import UnembedError
 from .base import Store
+from .snapshot import FolderCopy
 
 TEXT_KEYS = ("text", "document", "content", "page_content")
 
@@ -26,11 +30,21 @@ class QdrantStore(Store):
         self.where = f"qdrant{'+' if remote else ':'}{location}#{collection}"
         if not remote and not (Path(location) / "meta.json").is_file():
             raise UnembedError(f"{self.where}: {location} is not a Qdrant local-mode folder (no meta.json in it)")
+        self.copy = None
+        if not remote:
+            refuse_if_locked(Path(location), self.where)
+            self.copy = FolderCopy(location, self.where)
+        self.client = None
         try:
-            self.client = QdrantClient(url=location) if remote else QdrantClient(path=location)
-            names = [c.name for c in self.client.get_collections().collections]
-        except UnembedError:
+            self._open(QdrantClient, location, remote, collection, vector_column, text_column)
+        except BaseException:
+            self.close()
             raise
+
+    def _open(self, QdrantClient, location, remote, collection, vector_column, text_column) -> None:
+        try:
+            self.client = QdrantClient(url=location) if remote else QdrantClient(path=str(self.copy.path))
+            names = [c.name for c in self.client.get_collections().collections]
         except Exception as exc:  # a server that does not answer, a folder another process holds
             raise UnembedError(f"{self.where}: cannot open it ({type(exc).__name__}: "
                                f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})") from None
@@ -77,4 +91,25 @@ class QdrantStore(Store):
         return name[len("fast-"):] if name.startswith("fast-") else None
 
     def close(self) -> None:
-        self.client.close()
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+            self.client = None
+        if self.copy is not None:
+            self.copy.close()
+
+
+def refuse_if_locked(folder: Path, where: str) -> None:
+    """One line, before anything is copied, if another process holds the folder's lock. The
+    probe takes a shared lock for an instant on a read-only handle: no byte changes."""
+    import fcntl
+    lock = folder / ".lock"
+    if not lock.is_file():
+        return
+    with open(lock, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UnembedError(f"{where}: another process has this Qdrant folder open (its .lock is held), and "
+                               "local mode allows one at a time; stop it, or serve the folder with a Qdrant "
+                               "server and read qdrant+http://...") from None
+        fcntl.flock(f, fcntl.LOCK_UN)
