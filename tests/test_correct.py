@@ -170,7 +170,7 @@ def test_a_steer_is_the_base_models_fill_of_the_hypothesis_pushed_from_where_it_
     elsewhere = torch.nn.functional.normalize(vectors[1], dim=0).numpy()
     steers = [correction.propose(0, Candidate("x", tokens, 0.5, landed, confidence[0, :len(tokens)].tolist()),
                                  ("steer", 0.5), greedy=True) for landed in (target, elsewhere)]
-    assert all(s.steer for s in steers) and steers[0].canvas.count(MASK) == round(len(tokens) * 0.5)
+    assert all(s.source == "steer" for s in steers) and steers[0].canvas.count(MASK) == round(len(tokens) * 0.5)
     filled, _ = correction.steer(vectors[[0, 0]], steers, greedy=True, seed=3)
     for row, steer in zip(filled.tolist(), steers):          # kept tokens stay, every mask is written
         assert all(r == c if c != MASK else r != MASK for r, c in zip(row, steer.canvas))
@@ -214,11 +214,11 @@ def test_the_proposals_setting_decides_what_each_round_proposes(correcting, tiny
 
     def masked(p, share):
         return p.canvas.count(MASK) == max(1, round(len(p.hypothesis.codes) * share))
-    assert len(plans["steer:0.5"]) == 4 and all(p.steer and masked(p, 0.5) for p in plans["steer:0.5"])
+    assert len(plans["steer:0.5"]) == 4 and all(p.source == "steer" and masked(p, 0.5) for p in plans["steer:0.5"])
     rewrites, edits = plans["rewrite:1,edit:0.3"][:2], plans["rewrite:1,edit:0.3"][2:]   # beam of 2, in turn
     longer = min(correcting.model.config.max_len, len(rewrites[0].hypothesis.codes) + 1)
-    assert not rewrites[0].steer and rewrites[0].canvas == [MASK] * longer
-    assert all(not p.steer and masked(p, 0.3) and len(p.canvas) == len(p.hypothesis.codes) for p in edits)
+    assert rewrites[0].source == "corrector" and rewrites[0].canvas == [MASK] * longer
+    assert all(p.source == "corrector" and masked(p, 0.3) and len(p.canvas) == len(p.hypothesis.codes) for p in edits)
     with pytest.raises(UnembedError, match="no corrector"):
         tiny_inverter.invert(vectors.numpy(), strategy="correct", encoder_budget=6)
     steered = tiny_inverter.invert_detailed(vectors.numpy(), strategy="correct", encoder_budget=6,

@@ -91,3 +91,29 @@ def test_the_page_shows_each_round_of_an_encoder_guided_strategy(browser, live_s
     rounds = page.locator("#rounds li")
     assert rounds.count() >= 2 and "cosine" in rounds.first.inner_text()
     assert page.locator("#grid .cell.masked").count() == 0 and float(page.inner_text("#cosine")) > 0
+
+
+def test_the_audit_report_reads_offline_in_a_browser(browser, tiny_run, tiny_data, tmp_path):
+    """report.html, as mailed to someone without unembed: no request leaves the file, the table
+    has a row per defense, the plot is drawn from inside the page, the advice is there."""
+    import json
+    from conftest import run_cli
+    out = tmp_path / "audit"
+    done = run_cli("audit", tiny_data / "train.txt", "--model", tiny_run / "last" / "model",
+                   "--defenses", "binary,pca:8", "--out", out, "-q", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    page = browser.new_page()
+    requested = []
+    page.route("**/*", lambda route: (requested.append(route.request.url), route.continue_()
+                                      if route.request.url.startswith("file://") else route.abort()))
+    page.goto((out / "report.html").as_uri())
+    assert all(url.startswith("file://") for url in requested) and len(requested) == 1   # nothing else fetched
+    rows = page.locator("#defenses tbody tr")
+    assert rows.count() == len(report["defenses"]) == 3
+    assert page.locator("#defenses tbody tr td code").all_inner_texts() == ["none", "binary", "pca:8"]
+    assert page.evaluate("document.querySelector('#tradeoff').naturalWidth") > 300   # the inline PNG decoded
+    assert page.locator("#examples li").count() >= 1
+    assert page.locator(".advice").inner_text().strip()
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()

@@ -19,7 +19,7 @@ from .align import AlignMap
 from .allocator import reuse_freed_memory
 from .audit import audit
 from .audit.report import check_destination, table, write
-from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, ModelConfig, SampleConfig, ScriptGateConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
+from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, LMCorrectorConfig, LMPairsConfig, LMTrainConfig, ModelConfig, SampleConfig, ScriptGateConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
 from .data import grow_vocabulary, prepare
 from .data.corpus import read_texts
 from .data.corrections import make_corrections
@@ -51,7 +51,8 @@ def _quiet_libraries() -> None:
 def _load(args):
     return load(args.model, device=args.device, align=getattr(args, "align", None),
                 precision=args.precision, corrector=getattr(args, "corrector", None),
-                encoder_path=getattr(args, "encoder_path", "") or "")
+                encoder_path=getattr(args, "encoder_path", "") or "",
+                lm_corrector=getattr(args, "lm_corrector", None))
 
 
 def output_options(p: argparse.ArgumentParser, json_help: str) -> None:
@@ -196,7 +197,7 @@ def cmd_audit(args) -> None:
     else:
         print(table(report))
         if args.out:
-            print(f"\nreport: {Path(args.out) / 'audit.md'}")
+            print(f"\nreport: {Path(args.out) / 'audit.md'} (to share: {Path(args.out) / 'report.html'})")
 
 
 def cmd_align(args) -> None:
@@ -240,6 +241,20 @@ def cmd_prepare(args) -> None:
 def cmd_corrections(args) -> None:
     cfg = from_args(CorrectionsConfig, args, batch_size=args.batch_size)
     print(make_corrections(args.data, _load(args), args.out, cfg, show_progress=not args.quiet))
+
+
+def cmd_lm_pairs(args) -> None:
+    from .lm import make_pairs
+    cfg = from_args(LMPairsConfig, args, batch_size=args.batch_size)
+    texts = [t for source in args.sources for t in read_texts(source)]
+    meta = make_pairs(_load(args), texts, args.out, cfg, source=" ".join(args.sources))
+    print(json.dumps(meta["pairs"]))
+
+
+def cmd_train_lm(args) -> None:
+    from .lm.training import train_lm
+    run = train_lm(from_args(LMTrainConfig, args), from_args(LMCorrectorConfig, args), show_progress=not args.quiet)
+    print(run / "last" / "model")
 
 
 def cmd_vocabulary(args) -> None:
@@ -348,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
         if sampling:
             p.add_argument("--corrector", help="corrector folder for --strategy correct (default: the "
                                                "model's own corrector/)")
+            p.add_argument("--lm-corrector", help="LM corrector folder (`unembed train-lm`) for lm proposals "
+                                                  "(default: the model's own lm_corrector/)")
             add_arguments(p, SampleConfig, defaults=_shipped_sampling())  # the model's sampling.json gives the defaults
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
@@ -416,6 +433,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.set_defaults(func=cmd_corrections)
 
+    p = sub.add_parser("lm-pairs", help="an LM corrector's training data: texts, their vectors, the "
+                                        "inverter's hypotheses and content words")
+    p.add_argument("sources", nargs="+", help="text files (.txt, .jsonl), one text a line")
+    p.add_argument("--out", required=True, help="folder to write (resumable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    model_options(p, sampling=False, align=False)
+    add_arguments(p, LMPairsConfig, skip=("batch_size",))  # --batch-size comes with the model options
+    p.set_defaults(func=cmd_lm_pairs)
+
+    p = sub.add_parser("train-lm", help="fine-tune an LM corrector on `unembed lm-pairs` data")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_arguments(p, LMTrainConfig)
+    add_arguments(p, LMCorrectorConfig, skip=("cond_dim",))  # the pairs' vectors decide it
+    p.set_defaults(func=cmd_train_lm)
+
     p = sub.add_parser("vocabulary", help="grow a model's vocabulary to the pieces prepared folders use, "
                                           "so that `train --warm-start` writes fewer [UNK]s")
     p.add_argument("data", nargs="+", help="folders written by `unembed prepare --vocab KEEP`")
@@ -483,7 +515,7 @@ def _raise_interrupt(*_) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare", "corrections")
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command in ("train", "prepare", "corrections", "lm-pairs", "train-lm")
                         else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     _terminate_like_interrupt()

