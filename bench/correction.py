@@ -5,6 +5,10 @@ budgets. Every metric and the seconds per text; writes <out>.{json,md,png}.
     python bench/correction.py --model en --heldout data/prepared/en/heldout.txt \
         --ood data/corpus/en/manpages.txt --n 100 --out docs/correction-en \
         --ablation no-feedback=runs/corrector-nofb/last/model
+
+With --lm-corrector FOLDER, mixes of --ablation-proposals may name `lm:T` proposals (an LM
+corrector, lm/rewriter.py), and each set also gets an `lm-alone` row: the LM's greedy rewrite
+of the plain decode, with no encoder call. --ood takes several sources, as NAME=FILE.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ import torch
 
 import unembed
 from unembed.allocator import reuse_freed_memory
-from unembed.eval import evaluate, reference_of
+from unembed.eval import evaluate, reference_of, score
+from unembed.lm import content_words
 from unembed.inverter import Inverter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -58,17 +63,38 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def lm_alone(inverter, set_name: str, texts: list[str], vectors) -> dict:
+    """The LM corrector's greedy rewrite of each plain decode, scored as it is (no encoder call:
+    the embeddings it reads are the target's and the decode's, which a search would have made)."""
+    L = inverter.model.config.max_len
+    start = time.perf_counter()
+    target = torch.from_numpy(inverter.to_model_space(vectors))
+    decodes = inverter.invert(vectors)
+    landed = torch.from_numpy(inverter.encoder.encode(decodes))
+    words = content_words(inverter, target, inverter.lm_corrector.config.words)
+    rewrites = [r[0] for r in inverter.lm_corrector.rewrite(decodes, words, target, landed)]
+    seconds = time.perf_counter() - start
+    references = [reference_of(inverter.vocab, t, L) for t in texts]
+    result = score(inverter, references, rewrites, vectors, inverter.encoder)
+    return {"set": set_name, "strategy": "lm-alone", "budget": 0, "corrector": "lm", "n": len(texts),
+            "encoder_calls": 0, "invert_seconds": seconds, **result,
+            "examples": [{"reference": r, "decode": d, "reconstruction": w}
+                         for r, d, w in list(zip(references, decodes, rewrites))[:3]]}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="en")
     p.add_argument("--corrector", help="the corrector folder (default: the model's own)")
     p.add_argument("--ablation", action="append", default=[], metavar="NAME=FOLDER",
                    help="another corrector, measured at --ablation-budgets")
-    p.add_argument("--heldout", required=True, help="in-domain held-out texts")
+    p.add_argument("--heldout", help="in-domain held-out texts (none: the held-out sources alone)")
     p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
     p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
                    help="keep only the in-domain texts absent from these train.txt files (as report.py)")
-    p.add_argument("--ood", required=True, help="texts of a source no model trained on")
+    p.add_argument("--ood", required=True, nargs="+", metavar="[NAME=]FILE",
+                   help="texts of sources no model trained on (one: the set 'held-out source')")
+    p.add_argument("--lm-corrector", help="an LM corrector folder (`unembed train-lm`) for lm proposals")
     p.add_argument("--n", type=int, default=100, help="texts per set")
     p.add_argument("--budgets", type=int, nargs="+", default=[0, 1, 2, 4, 8, 16, 32, 64])
     p.add_argument("--ablation-proposals", action="append", default=[], metavar="NAME=SPEC",
@@ -76,7 +102,7 @@ def main():
     p.add_argument("--without-steers", action="store_true",
                    help="shorthand: --ablation-proposals no-steers=(the model's mix less its steers)")
     p.add_argument("--ablation-budgets", type=int, nargs="+", default=[4, 16])
-    p.add_argument("--ablation-sets", nargs="+", default=["in-domain", "held-out source"])
+    p.add_argument("--ablation-sets", nargs="+", default=None, help="sets the ablations run on (default: all)")
     p.add_argument("--strategies", nargs="+", default=["correct", "refine"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     p.add_argument("--out", default="docs/correction-en", help="path without extension")
@@ -85,7 +111,7 @@ def main():
     reuse_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
-    inverter = unembed.load(args.model, device="cpu", corrector=args.corrector)
+    inverter = unembed.load(args.model, device="cpu", corrector=args.corrector, lm_corrector=args.lm_corrector)
     correctors = {"main": inverter.corrector}
     for spec in args.ablation:
         name, folder = spec.split("=", 1)
@@ -93,8 +119,11 @@ def main():
     mixes = dict(spec.split("=", 1) for spec in args.ablation_proposals)
     if args.without_steers:   # the model's own proposals less the base model's steers
         mixes["no-steers"] = ",".join(p for p in inverter.sampling.proposals.split(",") if not p.startswith("steer"))
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by)),
-            "held-out source": sample(args.ood, args.n)}
+    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by))} \
+        if args.heldout else {}
+    for spec in args.ood:
+        name, _, path = spec.rpartition("=")
+        sets[f"held-out: {name}" if name else "held-out source"] = sample(path, args.n)
     rows = []
 
     def run(set_name, texts, vectors, strategy, budget, corrector):
@@ -116,8 +145,11 @@ def main():
         for strategy in args.strategies:
             for budget in (b for b in args.budgets if b > 0):
                 run(set_name, texts, vectors, strategy, budget, "main" if strategy == "correct" else "-")
+        if args.lm_corrector:
+            rows.append(lm_alone(inverter, set_name, texts, vectors))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "examples"}), flush=True)
         ablations = list(correctors)[1:] + list(mixes)
-        for name in ablations if set_name in args.ablation_sets else []:
+        for name in ablations if args.ablation_sets is None or set_name in args.ablation_sets else []:
             for budget in args.ablation_budgets:
                 run(set_name, texts, vectors, "correct", budget, name)
     out = Path(args.out)

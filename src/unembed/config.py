@@ -151,7 +151,7 @@ class SampleConfig:
     candidates: int = 8              # correct, refine: texts proposed per round for each vector
     rounds: int = 7                  # refine: rounds of re-mask and decode after the first proposals
     beam: int = 2                    # correct: best texts so far that each round rewrites
-    # correct's defaults, chosen in docs/experiments-en.md 15: steers first lift held-out token F1
+    # correct's defaults, chosen in lab/experiments.md 15: steers first lift held-out token F1
     # and cosine; a push of 1.0 (refine's) wrote texts nearer in cosine but further in BLEU
     proposals: str = "steer:0.3,rewrite:0,steer:0.5,edit:0.3,rewrite:1,rewrite:-1"  # correct: what each beam text is given in turn: rewrite:LENGTH_SHIFT, edit:SHARE_MASKED, steer:SHARE_MASKED
     steer: float = 0.5               # correct: a steer decodes target + steer * (target - the hypothesis's embedding)

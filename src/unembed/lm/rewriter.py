@@ -36,6 +36,7 @@ FORMAT = 1
 CONFIG_FILE = "config.json"
 DELTA_FILE = "delta.safetensors"
 IGNORE = -100  # positions the loss skips
+NO_REPEAT = 3  # no 3-gram twice in a rewrite: a small greedy LM otherwise loops ("... and the report was ...")
 
 
 def prompt_text(hypothesis: str, words: list[str], config: LMCorrectorConfig) -> str:
@@ -79,6 +80,9 @@ class LMCorrector(nn.Module):
         self.prefix = (PrefixMap(config.cond_dim, config.prefix_tokens, embedding.shape[1], scale)
                        if config.prefix_tokens else None)
         self.eos = tokenizer.eos_token_id
+        newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+        # a text is one line: generation also stops at a line break (as the base model would go on)
+        self.stops = [self.eos] + (newline if len(newline) == 1 else [])
 
     # --- building the inputs --------------------------------------------------------------
     def _ids(self, texts: list[str]) -> list[list[int]]:
@@ -142,8 +146,9 @@ class LMCorrector(nn.Module):
         out = self.lm.generate(inputs_embeds=inputs, attention_mask=mask, max_new_tokens=self.config.max_new_tokens,
                                do_sample=not greedy, temperature=temperature if not greedy else None,
                                top_p=None, top_k=None, num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id,
-                               eos_token_id=self.eos)
-        texts = [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
+                               eos_token_id=self.stops, no_repeat_ngram_size=NO_REPEAT)
+        # a text is one line (as it was trained): whatever follows a line break is not part of it
+        texts = [t.strip().split("\n")[0].strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
         return [texts[i * n:(i + 1) * n] for i in range(len(hypotheses))]
 
     # --- folder ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ by token F1 (an oracle that reads the reference): if the oracle is far ahead, th
 the search; if not, the proposals do. Prints the metrics of the first guess, the answer and the
 oracle, and how well cosine ranks token F1 within a text (mean Spearman).
 
-    python scripts/search_ceiling.py --model en --heldout data/prepared/en-42k/heldout.txt \
+    python lab/search_ceiling.py --model en --heldout data/prepared/en-42k/heldout.txt \
         --lines 1744: --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-103k/train.txt data/prepared/syn-190k/train.txt \
         --n 100 --budget 64
 """
@@ -21,7 +21,7 @@ import torch
 import unembed
 from unembed.eval import metrics, reference_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # report.py, the README's sampling
 from report import sample, seen_texts  # noqa: E402  (the same sampling as the README's results)
 
 

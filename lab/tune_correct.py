@@ -1,8 +1,8 @@
 """Try orders of `correct`'s proposals (SampleConfig.proposals) and the push of its steers
 (SampleConfig.steer) on a slice of the same samples as bench/correction.py, at a few budgets; one JSON line per
-set, order, push and budget. How their defaults were chosen (docs/experiments-en.md 15):
+set, order, push and budget. How their defaults were chosen (lab/experiments.md 15):
 
-    python scripts/tune_correct.py --heldout data/prepared/en-42k/heldout.txt \\
+    python lab/tune_correct.py --heldout data/prepared/en-42k/heldout.txt \\
         --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-103k/train.txt \\
         --ood data/corpus/en/manpages.txt --orders corrector steer-second steer-first \\
         --slice 0:128 --budgets 64
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -19,7 +21,8 @@ import unembed
 from unembed.config import SampleConfig
 from unembed.eval import evaluate, reference_of
 
-from report import sample, seen_texts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # report.py, the README's sampling
+from report import sample, seen_texts  # noqa: E402
 
 ORDERS = {
     "corrector": "rewrite:0,rewrite:1,rewrite:-1,edit:0.3,edit:0.15,edit:0.5",

@@ -1,13 +1,13 @@
-"""Small decoding experiments behind docs/experiments-en.md section 6, on the tuning slice of
+"""Small decoding experiments behind lab/experiments.md section 6, on the tuning slice of
 the held-out split (kept apart from the reported texts). Each prints one JSON line per variant.
 
-    python scripts/decoding_probes.py refine-variants --n 48 --threads 1
-    python scripts/decoding_probes.py oracle-length --n 128 --threads 1
-    python scripts/decoding_probes.py int8 --n 64 --threads 1
-    python scripts/decoding_probes.py oracle-selection --n 128 --threads 1
-    python scripts/decoding_probes.py doubt --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
-    python scripts/decoding_probes.py guidance --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
-    python scripts/decoding_probes.py interpolate --other OLD_MODEL --texts data/prepared/en-42k/heldout.txt --n 256
+    python lab/decoding_probes.py refine-variants --n 48 --threads 1
+    python lab/decoding_probes.py oracle-length --n 128 --threads 1
+    python lab/decoding_probes.py int8 --n 64 --threads 1
+    python lab/decoding_probes.py oracle-selection --n 128 --threads 1
+    python lab/decoding_probes.py doubt --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
+    python lab/decoding_probes.py guidance --texts data/prepared/en-42k/heldout.txt --n 256 --threads 1
+    python lab/decoding_probes.py interpolate --other OLD_MODEL --texts data/prepared/en-42k/heldout.txt --n 256
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Choose a model's default decoding settings on a tuning slice of held-out texts, kept
 apart from the texts the results are reported on.
 
-    python scripts/tune_sampling.py --model runs/en/last/model \
+    python lab/tune_sampling.py --model runs/en/last/model \
         --texts data/prepared/en/heldout.txt --lines 1744:2000 --penalties 0 1 2 4
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ texts: tokens per text under the model's tokenizer and under a BPE of the same s
 the new training text, the share of texts over the model's length, and the share of tokens
 outside the model's codes (they would train as [UNK]).
 
-    python bench/vocabulary_fit.py --model en --train data/corpus/en/{commentary,vim,...}.txt \
+    python lab/vocabulary_fit.py --model en --train data/corpus/en/{commentary,vim,...}.txt \
         --sets data/corpus/en/manpages.txt data/corpus/en/gnucash.txt --out docs/vocabulary-fit-en.json
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plot held-out token accuracy against CPU-hours, one line per training run, and tabulate
 where each run ended.
 
-    python scripts/sweep_report.py runs/a runs/b --labels "recipe A" "recipe B" \\
+    python lab/sweep_report.py runs/a runs/b --labels "recipe A" "recipe B" \\
         --out docs/sweep-en
 
 CPU-hours are the training process's own CPU time (all its threads, evaluations included),

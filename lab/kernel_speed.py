@@ -1,8 +1,8 @@
-"""The two CPU kernels that decided how bfloat16 is used (docs/experiments-en.md section 8):
+"""The two CPU kernels that decided how bfloat16 is used (lab/experiments.md section 8):
 attention at the decoder's short lengths, fused (torch's SDPA) against plain matrix products,
 and argmax over a step's logits, each in float32 and bfloat16.
 
-    python bench/kernel_speed.py --out docs/bench-kernels.json
+    python lab/kernel_speed.py --out docs/bench-kernels.json
 """
 from __future__ import annotations
 
