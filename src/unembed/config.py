@@ -37,16 +37,16 @@ class ModelConfig:
     matryoshka: str = ""         # also read these shorter prefixes of the vector, e.g. 128,256,512: trained on random cuts (matryoshka.py)
 
     def validate(self) -> "ModelConfig":
-        """ValueError (one line) for values no model can have, e.g. from a damaged config.json."""
+        """UnembedError (one line) for values no model can have, e.g. from a damaged config.json."""
         check_types(self)
         positive = ("vocab_size", "max_len", "cond_dim", "hidden", "layers", "heads")
         bad = [f"{name}={getattr(self, name)}" for name in positive if getattr(self, name) <= 0]
         if bad or self.prefix_tokens < 0 or not 0 < self.mlp_ratio <= 64 or not 0 <= self.dropout < 1:
-            raise ValueError("out of range: " + ", ".join(bad or ["prefix_tokens, mlp_ratio or dropout"]))
+            raise UnembedError("out of range: " + ", ".join(bad or ["prefix_tokens, mlp_ratio or dropout"]))
         if self.hidden % self.heads:
-            raise ValueError(f"hidden ({self.hidden}) is not a multiple of heads ({self.heads})")
+            raise UnembedError(f"hidden ({self.hidden}) is not a multiple of heads ({self.heads})")
         if self.max_len > 4096 or self.vocab_size > 1_000_000 or self.hidden > 16384 or self.layers > 256:
-            raise ValueError("sizes beyond any inverter (max_len, vocab_size, hidden or layers)")
+            raise UnembedError("sizes beyond any inverter (max_len, vocab_size, hidden or layers)")
         parse_widths(self.matryoshka, self.cond_dim)
         return self
 
@@ -218,11 +218,11 @@ class CorrectionsConfig:
     def validate(self) -> "CorrectionsConfig":
         check_types(self)
         if min(self.texts, self.heldout, self.sampled, self.corrupted, self.searched) < 0:
-            raise ValueError("texts, heldout, sampled, corrupted and searched must be 0 or more")
+            raise UnembedError("texts, heldout, sampled, corrupted and searched must be 0 or more")
         if not 0 < self.min_rate <= self.max_rate <= 1:
-            raise ValueError("corruption rates need 0 < min-rate <= max-rate <= 1")
+            raise UnembedError("corruption rates need 0 < min-rate <= max-rate <= 1")
         if self.shard_size < 1 or self.batch_size < 1 or self.steps < 1:
-            raise ValueError("shard-size, batch-size and steps must be at least 1")
+            raise UnembedError("shard-size, batch-size and steps must be at least 1")
         return self
 
 
@@ -385,7 +385,7 @@ class StoreConfig:
 
 
 def check_types(cfg) -> None:
-    """Each field has the type of its default (an int may stand for a float); else ValueError."""
+    """Each field has the type of its default (an int may stand for a float); else UnembedError."""
     for f in dataclasses.fields(cfg):
         value, default = getattr(cfg, f.name), f.default
         if default is dataclasses.MISSING:
@@ -397,7 +397,7 @@ def check_types(cfg) -> None:
               isinstance(value, int) and not isinstance(value, bool) if kind is int else
               isinstance(value, kind))
         if not ok:
-            raise ValueError(f"{f.name} must be a {kind.__name__}, got {value!r}")
+            raise UnembedError(f"{f.name} must be a {kind.__name__}, got {value!r}")
 
 
 def to_dict(cfg) -> dict[str, Any]:

@@ -19,6 +19,7 @@ of those alone (`delta.safetensors`) beside `config.json`, which names the base 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -143,10 +144,13 @@ class LMCorrector(nn.Module):
         n = 1 if greedy else samples
         if not greedy:
             torch.manual_seed(seed)
-        out = self.lm.generate(inputs_embeds=inputs, attention_mask=mask, max_new_tokens=self.config.max_new_tokens,
-                               do_sample=not greedy, temperature=temperature if not greedy else None,
-                               top_p=None, top_k=None, num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id,
-                               eos_token_id=self.stops, no_repeat_ngram_size=NO_REPEAT)
+        with warnings.catch_warnings():  # it notes that n-grams of the prompt may repeat: as intended
+            warnings.filterwarnings("ignore", message=".*no_repeat_ngram_size.*")
+            out = self.lm.generate(inputs_embeds=inputs, attention_mask=mask, max_new_tokens=self.config.max_new_tokens,
+                                   do_sample=not greedy, temperature=temperature if not greedy else None,
+                                   top_p=None, top_k=None, num_return_sequences=n,
+                                   pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stops,
+                                   no_repeat_ngram_size=NO_REPEAT)
         # a text is one line (as it was trained): whatever follows a line break is not part of it
         texts = [t.strip().split("\n")[0].strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
         return [texts[i * n:(i + 1) * n] for i in range(len(hypotheses))]

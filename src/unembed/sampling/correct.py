@@ -48,7 +48,7 @@ def parse_proposals(spec: str) -> tuple[tuple[str, float], ...]:
     (greedy in a beam's first round)."""
     problem = proposals_problem(spec)
     if problem:
-        raise ValueError(problem)
+        raise UnembedError(problem)
     items = [item.strip().split(":") for item in spec.split(",")]
     return tuple((kind, int(amount) if kind == "rewrite" else float(amount)) for kind, amount in items)
 
