@@ -33,11 +33,21 @@ SKIPPED_NAMES = (".lock",)
 PREFIX = "unembed-store-"                        # + the reading process's pid
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
 def remove_orphans(parent: Path) -> None:
     """Copies left by readers that were killed outright (SIGKILL runs no clean-up)."""
     for folder in parent.glob(f"{PREFIX}*-*"):
         pid = folder.name[len(PREFIX):].split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and os.name == "posix":
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
