@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 import unembed
-from unembed.allocator import reuse_freed_memory
-from unembed.eval import evaluate, reference_of, score
+from unembed.runtime.allocator import reuse_freed_memory
+from unembed.eval import reference_of, score
+from unembed.eval import evaluate
 from unembed.lm import content_words
 from unembed.inverter import Inverter
 
@@ -118,7 +119,7 @@ def main():
         correctors[name] = Inverter.from_pretrained(folder, device="cpu")
     mixes = dict(spec.split("=", 1) for spec in args.ablation_proposals)
     if args.without_steers:   # the model's own proposals less the base model's steers
-        mixes["no-steers"] = ",".join(p for p in inverter.sampling.proposals.split(",") if not p.startswith("steer"))
+        mixes["no-steers"] = ",".join(p for p in inverter.search.proposals.split(",") if not p.startswith("steer"))
     sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by))} \
         if args.heldout else {}
     for spec in args.ood:

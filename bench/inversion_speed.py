@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import unembed
-from unembed.allocator import reuse_freed_memory
+from unembed.runtime.allocator import reuse_freed_memory
 
 
 def measure(inverter, all_vectors: np.ndarray, batch: int, steps: int, repeats: int) -> dict:

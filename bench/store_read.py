@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from unembed.cli import main as unembed_main
-from unembed.config import StoreConfig
+from unembed.stores.config import StoreConfig
 from unembed.encoders import load_encoder
 from unembed.stores import read_store
 from unembed.stores.snapshot import FolderCopy

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 import unembed
-from unembed.allocator import reuse_freed_memory
-from unembed.eval import evaluate, reference_of
+from unembed.runtime.allocator import reuse_freed_memory
+from unembed.eval import reference_of
+from unembed.eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
@@ -30,8 +31,8 @@ GRID = [("confidence", 8, 0, {}), ("confidence", 32, 0, {}),
         ("euler", 8, 0, {}), ("euler", 32, 0, {}),
         ("remask", 8, 0, {}), ("remask", 32, 0, {}),
         ("two-stage", 8, 0, {}), ("two-stage", 32, 0, {}),
-        ("refine", 8, 16, {"candidates": 4, "rounds": 3}),
-        ("refine", 8, 64, {"candidates": 8, "rounds": 7}),
+        ("refine", 8, 16, {"candidates": 4}),
+        ("refine", 8, 64, {"candidates": 8}),
         ("correct", 8, 16, {}), ("correct", 8, 64, {})]        # correct: the model's own corrector
 METRICS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "name_recovery", "number_recovery")
 

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 
 import unembed
-from unembed.eval import evaluate, metrics, reference_of, score
-from unembed.sampling import refine
+from unembed.eval import reference_of, score
+from unembed.eval import evaluate, metrics
 
-REFINE_VARIANTS = {  # name: (STEER, SHARES)
-    "no steering": ((0.0,), (0.15, 0.3, 0.5)),
-    "steer 0, 1 (shipped)": ((0.0, 1.0), (0.15, 0.3, 0.5)),
-    "steer 0, 0.5, 1, 2": ((0.0, 0.5, 1.0, 2.0), (0.15, 0.3, 0.5)),
-    "steer 0, 1; shares 5/15/30%": ((0.0, 1.0), (0.05, 0.15, 0.3)),
-    "steer 0, 1; shares 30/50/70%": ((0.0, 1.0), (0.3, 0.5, 0.7)),
+REFINE_VARIANTS = {  # name: refine's search settings (search/config.py PRESETS)
+    "no steering": {"steer": 0.0},
+    "steer 1 (shipped)": {"steer": 1.0},
+    "steer 2": {"steer": 2.0},
+    "shares 5/15/30%": {"proposals": "steer:0.05,steer:0.15,steer:0.3"},
+    "shares 30/50/70%": {"proposals": "steer:0.3,steer:0.5,steer:0.7"},
 }
 
 
@@ -40,9 +40,8 @@ def summary(result: dict) -> dict:
 def refine_variants(inverter, texts, vectors):
     print(json.dumps({"variant": "confidence, no encoder",
                       **summary(evaluate(inverter, texts, vectors=vectors, show_progress=False))}))
-    for name, (steer, shares) in REFINE_VARIANTS.items():
-        refine.STEER, refine.SHARES = steer, shares
-        r = evaluate(inverter, texts, vectors=vectors, show_progress=False, strategy="refine")
+    for name, settings in REFINE_VARIANTS.items():
+        r = evaluate(inverter, texts, vectors=vectors, show_progress=False, strategy="refine", **settings)
         print(json.dumps({"variant": name, **summary(r), "encoder_calls_per_text": r["encoder_calls"] / len(texts)}))
 
 
@@ -53,37 +52,30 @@ def oracle_length(inverter, texts, vectors):
     v = torch.from_numpy(vectors)
     true = torch.tensor([min(L, len(ids)) for ids in inverter.vocab.tokenize(refs)])
     for name, lengths in (("length head", None), ("true length", true)):
-        codes = inverter.generate(v, inverter.sampling, lengths=lengths).numpy()
+        codes = inverter.generate(v, inverter.decoding, lengths=lengths).numpy()
         hyps = [inverter.vocab.decode(c) for c in codes]
         print(json.dumps({"lengths": name, **summary(score(inverter, refs, hyps, vectors, inverter.encoder))}))
 
 
 def oracle_selection(inverter, texts, vectors, candidates: int = 64):
-    """What choosing among `candidates` proposals can buy at best: refine's first round (greedy
-    decodes at the four likeliest lengths, the rest sampled) for each text, scored three ways:
-    the greedy default, the candidate the encoder ranks first (one call per candidate), and
-    the candidate of highest token accuracy (an oracle that reads the reference)."""
+    """What choosing among `candidates` texts can buy at best: every text a `refine` search with
+    that budget embeds for each vector, scored three ways: the greedy default, the text the
+    encoder ranks first (the search's answer), and the text of highest token accuracy (an
+    oracle that reads the reference). lab/search_ceiling.py asks the same of `correct`."""
     L = inverter.model.config.max_len
     refs = [reference_of(inverter.vocab, t, L) for t in texts]
     ref_ids = [ids[:L] for ids in inverter.vocab.tokenize(refs)]
-    sampling = dataclasses.replace(inverter.sampling, strategy="refine", candidates=candidates,
-                                   encoder_budget=candidates, rounds=0)
-    refiner = refine.Refinement(inverter, sampling, inverter.own_encoder)
+    settings = inverter.settings_with(strategy="refine", candidates=min(candidates, 8), encoder_budget=candidates)
+    search = inverter.searcher(settings)
     default = evaluate(inverter, texts, vectors=vectors, show_progress=False)["token_accuracy"]
     rows = {"by cosine": [], "oracle": [], "greedy first candidate": []}
     for start in range(0, len(texts), 8):
-        v = torch.from_numpy(vectors[start:start + 8])
-        codes, _ = refiner.propose(v.repeat_interleave(candidates, dim=0))
-        hyps = [inverter.vocab.decode(c) for c in codes.numpy()]
-        emb = inverter.own_encoder.encode(hyps)
-        emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-        target = vectors[start:start + 8] / np.linalg.norm(vectors[start:start + 8], axis=1, keepdims=True)
-        hyp_ids = [ids[:L] for ids in inverter.vocab.tokenize(hyps)]
-        for b in range(len(v)):
-            group = range(b * candidates, (b + 1) * candidates)
-            acc = [metrics.token_accuracy(ref_ids[start + b], hyp_ids[i]) for i in group]
-            cos = [float(emb[i] @ target[b]) for i in group]
-            rows["by cosine"].append(acc[int(np.argmax(cos))])
+        seen = search.search(torch.from_numpy(vectors[start:start + 8])).seen
+        for b, found in enumerate(seen):
+            found = list(found.values())            # in the order embedded: the first guess first
+            acc = [metrics.token_accuracy(ref_ids[start + b], ids[:L])
+                   for ids in inverter.vocab.tokenize([c.text for c in found])]
+            rows["by cosine"].append(acc[int(np.argmax([c.cosine for c in found]))])
             rows["oracle"].append(max(acc))
             rows["greedy first candidate"].append(acc[0])
     print(json.dumps({"candidates": candidates, "texts": len(texts), "default (confidence, 8 steps)": round(default, 4),
@@ -126,13 +118,13 @@ def doubt(inverter, texts, vectors):
     right when the reference holds it): the decoder's confidence when it wrote the token, the
     bag-of-tokens prior's log-probability of the token under the target vector, or the gap
     between the prior under the target and under the decode's own embedding. AUC of each."""
-    from unembed.codes import PAD
+    from unembed.text.codes import PAD
     from unembed.sampling import make_sampler
     L = inverter.model.config.max_len
-    greedy = dataclasses.replace(inverter.sampling, strategy="confidence")
+    greedy = dataclasses.replace(inverter.decoding, strategy="confidence")
     v = torch.from_numpy(vectors)
     sampler = make_sampler(greedy)
-    codes = inverter.denoise(v, inverter.blank(v, greedy), sampler, greedy.steps)
+    codes = inverter.denoise(v, inverter.blank(v), sampler, greedy.steps)
     hyps = [inverter.vocab.decode(row[row != PAD]) for row in codes.numpy()]
     with torch.no_grad():
         prior = inverter.model.bag_of_tokens(v)

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 import unembed
-from unembed.eval import metrics, reference_of
+from unembed.eval import reference_of
+from unembed.eval import metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # report.py, the README's sampling
 from report import sample, seen_texts  # noqa: E402  (the same sampling as the README's results)
@@ -43,10 +44,10 @@ def main():
     texts = sample(args.heldout, args.n, lines=args.lines, seen=seen_texts(args.unseen_by))
     references = [reference_of(inverter.vocab, t, L) for t in texts]
     vectors = torch.from_numpy(inverter.encoder.encode(references))
-    sampling = inverter.sampling_with(strategy="correct", encoder_budget=args.budget)
+    search = inverter.searcher(inverter.settings_with(strategy="correct", encoder_budget=args.budget))
     seen = []
     for start in range(0, len(references), 64):
-        seen += inverter.decoder(sampling).search(vectors[start:start + 64]).seen
+        seen += search.search(vectors[start:start + 64]).seen
     codes = lambda text: inverter.vocab.tokenize([text])[0][:L]  # noqa: E731
     first, answer, oracle, rho = [], [], [], []
     for reference, candidates in zip(references, seen):

@@ -1,5 +1,5 @@
-"""Try orders of `correct`'s proposals (SampleConfig.proposals) and the push of its steers
-(SampleConfig.steer) on a slice of the same samples as bench/correction.py, at a few budgets; one JSON line per
+"""Try orders of `correct`'s proposals (DecodeConfig.proposals) and the push of its steers
+(DecodeConfig.steer) on a slice of the same samples as bench/correction.py, at a few budgets; one JSON line per
 set, order, push and budget. How their defaults were chosen (lab/experiments.md 15):
 
     python lab/tune_correct.py --heldout data/prepared/en-42k/heldout.txt \\
@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 import unembed
-from unembed.config import SampleConfig
-from unembed.eval import evaluate, reference_of
+from unembed.search.config import SearchConfig
+from unembed.eval import reference_of
+from unembed.eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # report.py, the README's sampling
 from report import sample, seen_texts  # noqa: E402
@@ -42,7 +43,7 @@ def main():
     p.add_argument("--n", type=int, default=200, help="texts per set sampled (as bench/correction.py --n)")
     p.add_argument("--slice", default="0:128", help="start:end of those samples to score")
     p.add_argument("--orders", nargs="+", default=list(ORDERS), choices=list(ORDERS))
-    p.add_argument("--steers", type=float, nargs="+", default=[SampleConfig.steer])
+    p.add_argument("--steers", type=float, nargs="+", default=[SearchConfig.steer])
     p.add_argument("--budgets", type=int, nargs="+", default=[64])
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unembed.inverter import resolve_checkpoint
-from unembed.vocabulary import Vocabulary, train_bpe
+from unembed.files.checkpoints import resolve_checkpoint
+from unembed.text.vocabulary import Vocabulary, train_bpe
 
 
 def main():

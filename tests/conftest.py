@@ -26,7 +26,7 @@ def encoder():
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory, encoder):
-    from unembed.config import DataConfig
+    from unembed.data.config import DataConfig
     from unembed.data import prepare
     out = tmp_path_factory.mktemp("prepared") / "tiny"
     cfg = DataConfig(tokenizer="bpe:600", heldout=8, shard_size=16, max_len=16)
@@ -38,7 +38,7 @@ TINY_MODEL = dict(hidden=64, layers=2, heads=2, prefix_tokens=2)
 
 
 def tiny_train_config(data, out, **overrides):
-    from unembed.config import TrainConfig
+    from unembed.train.config import TrainConfig
     values = dict(data=str(data), out=str(out), steps=60, batch_size=8, batch_tokens=96, lr=3e-3, warmup=5,
                   eval_every=1000, save_every=1000, eval_texts=4, eval_cosine=False, threads=1,
                   precision="float32",  # the same tiny model on every machine; bfloat16 has its own tests
@@ -50,7 +50,7 @@ def tiny_train_config(data, out, **overrides):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_data):
     """A model that has memorised the tiny corpus (a few seconds of training)."""
-    from unembed.config import ModelConfig
+    from unembed.model.config import ModelConfig
     from unembed.train import train
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_train_config(tiny_data, out, steps=400, eval_every=400, eval_texts=8),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import unembed
-from unembed.align import AlignConfig, AlignMap
+from unembed.model.align import AlignConfig, AlignMap
 from unembed.audit.defenses import random_orthogonal
 from unembed.errors import UnembedError
 from conftest import LiveServer, run_cli

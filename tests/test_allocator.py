@@ -9,7 +9,7 @@ import pytest
 PROBE = """
 import sys
 import torch
-from unembed.allocator import reuse_freed_memory
+from unembed.runtime.allocator import reuse_freed_memory
 if sys.argv[1] == "reuse":
     assert reuse_freed_memory()
 block = torch.ones(32 * 1024 * 1024)

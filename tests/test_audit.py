@@ -8,7 +8,7 @@ import pytest
 import unembed
 from unembed.audit import audit, fragment_queries, parse_defense, parse_defenses, recall_at_k
 from unembed.audit.defenses import PCA, Binary, Chain, GaussianNoise, Int8, Rotation, Truncate
-from unembed.config import AuditConfig
+from unembed.audit.config import AuditConfig
 from unembed.errors import UnembedError
 from conftest import run_cli, run_cli_together
 

@@ -77,7 +77,7 @@ def test_help_gives_the_shipped_models_decoding_defaults_and_output_flags_agree(
     """--help states what a model decodes with (its sampling.json), not the class default; every
     command that prints results takes --json and -q."""
     from unembed.cli import build_parser
-    from unembed.inverter import SHIPPED
+    from unembed.files.checkpoints import SHIPPED
     stored = {json.loads((SHIPPED / m / "sampling.json").read_text())["repetition_penalty"] for m in ("en", "multilingual")}
     assert stored != {0.0}  # else this test would not tell the two apart
     with pytest.raises(SystemExit):
@@ -91,7 +91,7 @@ def test_help_gives_the_shipped_models_decoding_defaults_and_output_flags_agree(
 
 
 def test_the_commands_parse_in_a_tree_carried_without_its_shipped_weights(monkeypatch, tmp_path):
-    """scripts/device_train.sh sends the tree to a GPU machine with checkpoints/ left behind."""
+    """lab/device_train.sh sends the tree to a GPU machine with checkpoints/ left behind."""
     import unembed.cli as cli
     monkeypatch.setattr(cli, "SHIPPED", tmp_path / "absent")
     args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--steps", "5"])
@@ -145,7 +145,8 @@ def test_export_casts_weights_and_stores_decoding_defaults(model, tmp_path):
     out = tmp_path / "shipped"
     assert (out / "model.safetensors").stat().st_size < 0.6 * (model / "model.safetensors").stat().st_size
     sampling = json.loads((out / "sampling.json").read_text())
-    assert sampling["repetition_penalty"] == 1.5 and sampling["schedule"] == "linear"
+    assert sampling["repetition_penalty"] == 1.5 and sampling["reveal_schedule"] == "linear"
+    assert "--schedule is deprecated; use --reveal-schedule" in done.stderr   # the old flag still works
     assert not list(tmp_path.glob(".*tmp*"))
     import unembed
-    assert unembed.load(out, device="cpu").sampling.repetition_penalty == 1.5
+    assert unembed.load(out, device="cpu").decoding.repetition_penalty == 1.5

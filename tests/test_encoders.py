@@ -65,7 +65,8 @@ def test_prepare_train_invert_with_a_packaged_multilingual_encoder(tmp_path):
     """use-multilingual end to end, offline: XLM-R decoder tokenizer, 512-d vectors, and the
     round trip re-embeds with USE."""
     from conftest import SENTENCES, tiny_train_config
-    from unembed.config import DataConfig, ModelConfig
+    from unembed.data.config import DataConfig
+    from unembed.model.config import ModelConfig
     from unembed.data import prepare
     from unembed.inverter import Inverter
     from unembed.train import train

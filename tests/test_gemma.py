@@ -13,7 +13,7 @@ import torch
 
 from conftest import DATA, TINY_MODEL, copy_tree, run_cli, tiny_train_config
 from unembed.errors import UnembedError
-from unembed.matryoshka import cut_at_random, pad_prefixes, parse_widths
+from unembed.vectors.matryoshka import cut_at_random, pad_prefixes, parse_widths
 
 ROWS = [line.split("\t") for line in (DATA / "multilingual.tsv").read_text("utf-8").splitlines()]
 TEXTS = [text for _, text in ROWS]  # 14 languages, 7 scripts
@@ -46,7 +46,8 @@ def test_prefixes_are_padded_and_other_widths_refused():
 @pytest.fixture(scope="module")
 def gemma_run(tmp_path_factory):
     """A tiny inverter of a tiny Gemma-3 stand-in, trained with Matryoshka cuts to 8 and 16."""
-    from unembed.config import DataConfig, ModelConfig
+    from unembed.data.config import DataConfig
+    from unembed.model.config import ModelConfig
     from unembed.data import prepare
     from unembed.encoders.stand_in import make_stand_in
     from unembed.train import train
@@ -70,7 +71,7 @@ def _f1(inverter, texts, vectors):
 @pytest.mark.slow
 def test_tiny_gemma_inverter_reads_every_width(gemma_run):
     import unembed
-    from unembed.matryoshka import matryoshka_cut
+    from unembed.vectors.matryoshka import matryoshka_cut
     meta = json.loads((gemma_run / "prepared" / "meta.json").read_text())
     inverter = unembed.load(gemma_run / "run" / "last" / "model", device="cpu")
     assert meta["encoder"] == "embeddinggemma-300m" and inverter.input_dims == (8, 16, 32)
@@ -126,14 +127,14 @@ def test_eval_at_a_width_and_a_script_the_vocabulary_lacks(gemma_run, tmp_path):
 
 
 def _has(script: str, text: str) -> bool:
-    from unembed.script_gate import text_scripts
+    from unembed.model.script_gate import text_scripts
     return script in text_scripts(text)
 
 
 @pytest.mark.slow
 def test_script_gate_is_fitted_into_the_model_and_holds_back_what_it_rules_out(gemma_run, tmp_path):
     import unembed
-    from unembed.script_gate import GATE_DIR
+    from unembed.model.script_gate import GATE_DIR
     model = copy_tree(gemma_run / "run" / "last" / "model", tmp_path / "model")  # the fixture's stays gateless
     fitted = run_cli("script-gate", str(gemma_run / "prepared"), "--model", str(model), "--min-texts", "4",
                      "--steps", "2000", "--lr", "0.03", "--heldout", "0", "-q")

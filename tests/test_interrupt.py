@@ -72,7 +72,7 @@ def test_kill_9_during_training_then_resume_matches_an_uninterrupted_run(tiny_da
     a = load_file(str(straight / "last" / "train_state" / "weights.safetensors"))
     b = load_file(str(killed / "last" / "train_state" / "weights.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not list(killed.glob(".tmp-*"))
+    assert not list(killed.glob(".last.tmp-*"))
 
 
 @pytest.mark.slow
@@ -128,7 +128,7 @@ def test_a_checkpoint_write_that_fails_for_space_keeps_the_previous_one(tiny_dat
     assert re.search(r"could not write (the checkpoint|best/) at step 50", last_line), last_line
     assert "intact" in last_line or "as they were" in last_line
     after = {p.relative_to(run): p.read_bytes() for p in (run / "last").rglob("*") if p.is_file()}
-    assert after == before and not list(run.glob(".tmp-*"))
+    assert after == before and not list(run.glob(".last.tmp-*"))
     resumed = subprocess.run(cli("train", *args), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and "at step 25" in resumed.stderr and checkpoint_step(run) == 50
     assert os.path.getsize(run / "last" / "model" / "model.safetensors") > limit

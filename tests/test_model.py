@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.errors import UnembedError
 from unembed.model import ConditionalMDLM
-from unembed.vocabulary import MASK, PAD
+from unembed.text.vocabulary import MASK, PAD
 
 
 def small(**kw):
@@ -127,7 +127,7 @@ def test_every_saved_folder_says_what_it_is_and_another_kind_is_refused_in_one_l
     header (no type) still loads."""
     import json
     import numpy as np
-    from unembed.align import AlignMap
+    from unembed.model.align import AlignMap
     small().save_pretrained(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert list(config)[:2] == ["type", "format"] and config["type"] == "unembed/model"

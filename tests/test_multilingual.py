@@ -9,7 +9,7 @@ import pytest
 
 from unembed.errors import UnembedError
 from unembed.eval.language import identify, language_share
-from unembed.vocabulary import Vocabulary, prune_unigram, train_bpe
+from unembed.text.vocabulary import Vocabulary, prune_unigram, train_bpe
 from conftest import DATA, SENTENCES, run_cli
 
 ROWS = [line.split("\t") for line in (DATA / "multilingual.tsv").read_text("utf-8").splitlines()]
@@ -24,7 +24,7 @@ def test_language_identification_names_each_language():
 
 
 def test_pruned_xlmr_vocabulary_is_small_and_loses_no_text():
-    from unembed.tokenizer_sources import offline_tokenizer
+    from unembed.text.tokenizer_sources import offline_tokenizer
     full = offline_tokenizer("xlm-r")
     texts = [text for _, text in ROWS]
     pruned = prune_unigram(full, texts, 20)

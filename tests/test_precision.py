@@ -7,10 +7,10 @@ import torch
 from safetensors.torch import load_file
 
 import unembed
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.data import load_split
 from unembed.errors import UnembedError
-from unembed.precision import cpu_has_bfloat16, resolve_precision
+from unembed.runtime.precision import cpu_has_bfloat16, resolve_precision
 from unembed.train import train
 from conftest import TINY_MODEL, run_cli, tiny_train_config
 

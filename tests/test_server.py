@@ -90,19 +90,19 @@ def test_stream_of_an_encoder_guided_strategy_reports_each_round(live_server, se
     assert status == 200
     events = sse(text)
     rounds = [d for e, d in events if e == "round"]
-    assert [e for e, _ in events][0] == "start" and events[-1][0] == "done" and len(rounds) == 2
-    assert [r["round"] for r in rounds] == [0, 1] and rounds[0]["encoder_calls"] <= 4
-    assert rounds[-1]["cosine"] >= rounds[0]["cosine"] and events[-1][1]["encoder_calls"] <= 8
+    assert [e for e, _ in events][0] == "start" and events[-1][0] == "done" and len(rounds) >= 2
+    assert [r["round"] for r in rounds] == list(range(len(rounds))) and rounds[0]["encoder_calls"] <= 4
+    assert all(a["cosine"] <= b["cosine"] for a, b in zip(rounds, rounds[1:])) and events[-1][1]["encoder_calls"] <= 8
     assert events[-1][1]["text"] == rounds[-1]["text"]
 
 
 def test_models_list_the_decoding_options_of_the_sample_config(live_server):
     import dataclasses
-    from unembed.config import SampleConfig
+    from unembed.sampling.config import DecodeConfig
     models = {m["name"]: m for m in call(live_server, "/v1/models")[1]["models"]}
     assert "correct" not in models["tiny"]["strategies"]   # no corrector ships with it
     schema = call(live_server, "/openapi.json")[1]["components"]["schemas"]["InvertRequest"]["properties"]
-    assert {f.name for f in dataclasses.fields(SampleConfig)} <= set(schema)
+    assert {f.name for f in dataclasses.fields(DecodeConfig)} <= set(schema)
 
 
 @pytest.mark.parametrize("path,body,status,words", [
@@ -167,7 +167,7 @@ def test_a_full_server_answers_503_with_retry_after(encoder):
 
 def test_the_model_runs_only_on_the_gates_fixed_threads():
     """Many request threads, a few decoding threads: what keeps memory bounded under load
-    (bench/server_load.py measures it)."""
+    (lab/server_load.py measures it)."""
     from unembed.server.limits import Gate
     gate, seen = Gate(2), set()
 

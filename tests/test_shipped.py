@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from unembed.inverter import SHIPPED
+from unembed.files.checkpoints import SHIPPED
 from conftest import DATA, SENTENCES, run_cli
 
 # Measured on these sentences when the model was shipped (see README); a broken or

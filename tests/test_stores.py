@@ -120,7 +120,7 @@ def figures(report: dict) -> dict:
 
 
 def test_every_store_reads_back_what_was_stored_in_order(stores, postgres, collection):
-    from unembed.config import StoreConfig
+    from unembed.stores.config import StoreConfig
     from unembed.stores import read_store
     texts, vectors = collection
     for uri in [*stores, f"{postgres}#docs.embedding"]:
@@ -158,7 +158,7 @@ def test_audit_of_each_store_equals_the_audit_of_its_vectors_as_npy(stores, post
 
 
 def test_the_encoder_the_store_records_is_read_and_checked(stores, tiny_run, capsys):
-    from unembed.config import StoreConfig
+    from unembed.stores.config import StoreConfig
     from unembed.stores import read_store
     chroma = next(uri for uri in stores if uri.startswith("chroma:"))
     assert read_store(chroma, StoreConfig(), limit=5, show_progress=False).encoder == "all-MiniLM-L6-v2"
@@ -172,7 +172,7 @@ def test_the_encoder_the_store_records_is_read_and_checked(stores, tiny_run, cap
 
 def test_postgres_session_cannot_write(postgres):
     import psycopg
-    from unembed.config import StoreConfig
+    from unembed.stores.config import StoreConfig
     from unembed.stores import open_store
     with open_store(f"{postgres}#docs.embedding", StoreConfig()) as store:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):

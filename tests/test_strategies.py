@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from conftest import run_cli
-from unembed.config import ModelConfig, SampleConfig
+from unembed.model.config import ModelConfig
+from unembed.sampling.config import DecodeConfig
 from unembed.model import ConditionalMDLM
 from unembed.inverter import Inverter
 from unembed.sampling import SAMPLERS
-from unembed.vocabulary import MASK, PAD
+from unembed.text.vocabulary import MASK, PAD
 
 
 class FakeVocab:
@@ -31,7 +32,7 @@ def random_inverter():
 def decode_with_history(inverter, strategy, steps, **kw):
     vectors = torch.randn(12, 8, generator=torch.Generator().manual_seed(1))
     history = []
-    codes = inverter.generate(vectors, SampleConfig(steps=steps, strategy=strategy, **kw),
+    codes = inverter.generate(vectors, DecodeConfig(steps=steps, strategy=strategy, **kw),
                               callback=lambda i, c, conf: history.append(c.clone()))
     return vectors, codes, history
 

@@ -88,7 +88,7 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
     generator = synthetic.TorchGenerator()
     # emulated bfloat16 is ~5x slower than float32: auto uses it only where the CPU has it
     import torch
-    from unembed.precision import cpu_has_bfloat16
+    from unembed.runtime.precision import cpu_has_bfloat16
     assert generator.dtype == ("bfloat16" if cpu_has_bfloat16() else "float32")
     assert next(generator.model.parameters()).dtype == getattr(torch, generator.dtype)
     archive = tmp_path / "archive"
@@ -120,7 +120,7 @@ def test_a_tiny_real_run_writes_filtered_deduplicated_text_in_the_declared_domai
 @pytest.mark.slow
 def test_the_ctranslate2_engine_converts_once_and_repeats_a_batch_from_its_seed(tmp_path):
     need("gguf", "ctranslate2", synthetic.MODEL_PACKAGE)
-    from unembed.precision import cpu_has_bfloat16
+    from unembed.runtime.precision import cpu_has_bfloat16
     # auto: torch where bfloat16 is native, else this engine (about twice torch's float32 speed)
     assert synthetic.resolve_engine("auto", "auto") == ("torch" if cpu_has_bfloat16() else "ctranslate2")
     assert synthetic.resolve_engine("auto", "float32") == "ctranslate2"

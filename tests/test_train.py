@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 import unembed
-from unembed.config import ModelConfig
+from unembed.model.config import ModelConfig
 from unembed.data import load_split
 from unembed.train import train
 from unembed.train.batches import Batches, LengthBuckets

@@ -1,6 +1,6 @@
 import numpy as np
 
-from unembed.vocabulary import MASK, PAD, SPECIALS, UNK, Vocabulary, train_bpe
+from unembed.text.vocabulary import MASK, PAD, SPECIALS, UNK, Vocabulary, train_bpe
 from conftest import SENTENCES
 
 
@@ -44,8 +44,8 @@ def test_save_and_load(tmp_path):
 
 
 def test_a_large_tokenizer_is_saved_gzipped_and_reads_back(tmp_path, monkeypatch):
-    import unembed.vocabulary as vocabulary
-    from unembed.vocabulary import load_tokenizer
+    import unembed.text.vocabulary as vocabulary
+    from unembed.text.vocabulary import load_tokenizer
     vocab, texts = make_vocab()
     monkeypatch.setattr(vocabulary, "GZIP_OVER", 1000)  # as Gemma's 33 MB tokenizer.json is
     vocab.save(tmp_path)

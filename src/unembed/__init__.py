@@ -3,7 +3,7 @@ import logging
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def load(name_or_path: str = "en", device: str = "auto", encoder=None, align=None, precision: str = "auto",

@@ -14,23 +14,37 @@ import threading
 import warnings
 from pathlib import Path
 
-from . import __version__, atomic, load
-from .align import AlignMap
-from .allocator import reuse_freed_memory
+from . import __version__, load
+from .files import atomic
+from .model.align import AlignMap
+from .runtime.allocator import reuse_freed_memory
 from .audit import audit
 from .audit.report import check_destination, table, write
-from .config import MODEL_SIZES, AlignConfig, AuditConfig, CorrectionsConfig, DataConfig, LMCorrectorConfig, LMPairsConfig, LMTrainConfig, ModelConfig, SampleConfig, ScriptGateConfig, ServeConfig, StoreConfig, TrainConfig, add_arguments, from_args
-from .data import grow_vocabulary, prepare
+from .model.config import MODEL_SIZES, AlignConfig, ModelConfig, ScriptGateConfig
+from .audit.config import AuditConfig
+from .corrector.config import CorrectionsConfig
+from .data.config import DataConfig
+from .lm.config import LMCorrectorConfig, LMPairsConfig, LMTrainConfig
+from .sampling.config import DecodeConfig
+from .search.config import SearchConfig
+from .server.config import ServeConfig
+from .stores.config import StoreConfig
+from .train.config import TrainConfig
+from .config import add_arguments, from_args
+from .data import grow_vocabulary
+from .data import prepare
 from .data.corpus import read_texts
-from .data.corrections import make_corrections
+from .corrector.data import make_corrections
 from .encoders import ENCODER_FIELDS, PRESETS, load_encoder, read_pairs, read_vectors
 from .encoders.stand_in import make_stand_in
 from .errors import UnembedError
-from .eval import cosine_rows, evaluate
-from .inverter import CORRECTOR_DIR, NOTICE_FILE, SAMPLING_FILE, SHIPPED, Inverter
+from .eval import cosine_rows
+from .eval import evaluate
+from .files.checkpoints import CORRECTOR_DIR, NOTICE_FILE, SAMPLING_FILE, SHIPPED
+from .inverter import Inverter
 from .model.weights import STORAGE
-from .precision import PRECISIONS
-from .script_gate import GATE_DIR, fit_for_model
+from .runtime.precision import PRECISIONS
+from .model.script_gate import GATE_DIR, fit_for_model
 from .stores import URI_FORMS, check_fit, read_store
 from .train import train
 
@@ -77,9 +91,9 @@ def _shipped_sampling() -> dict[str, str]:
 
 
 def _sampling_overrides(args) -> dict:
-    """The SampleConfig flags given on the command line; the others keep the model's defaults."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(SampleConfig)
-            if getattr(args, f.name, None) is not None}
+    """The decoding and search flags given on the command line; the others keep the model's defaults."""
+    fields = dataclasses.fields(DecodeConfig) + dataclasses.fields(SearchConfig)
+    return {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
 
 
 def _stored(args, inverter=None, limit: int = 0):
@@ -278,7 +292,7 @@ def cmd_train(args) -> None:
 def cmd_export(args) -> None:
     """Copy a model folder, optionally storing its weights otherwise (e.g. int8 to ship it)."""
     inverter = Inverter.from_pretrained(args.source, device="cpu", corrector=args.corrector)
-    inverter.sampling = inverter.sampling_with(**_sampling_overrides(args))
+    inverter.decoding, inverter.search = inverter.settings_with(**_sampling_overrides(args))
     with atomic.folder(args.out) as tmp:
         inverter.save_pretrained(tmp, storage=args.dtype)
         if inverter.has_corrector:  # a shipped model's corrector travels with it, stored alike
@@ -365,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                "model's own corrector/)")
             p.add_argument("--lm-corrector", help="LM corrector folder (`unembed train-lm`) for lm proposals "
                                                   "(default: the model's own lm_corrector/)")
-            add_arguments(p, SampleConfig, defaults=_shipped_sampling())  # the model's sampling.json gives the defaults
+            shipped = _shipped_sampling()   # the model's sampling.json gives the defaults
+            add_arguments(p, DecodeConfig, defaults=shipped)
+            add_arguments(p, SearchConfig, defaults=shipped)
 
     p = sub.add_parser("invert", help="invert texts (round trip) or vectors")
     p.add_argument("texts", nargs="*", help="texts to embed and recover")
@@ -458,10 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("script-gate", help="fit --model's script gate on prepared folders: decoding then "
                                            "writes no script the vector's text is not in")
+    add_arguments(p, ScriptGateConfig)
     p.add_argument("data", nargs="+", help="folders written by `unembed prepare` for the model's encoder")
     p.add_argument("--model", required=True, help="model folder (the gate is written into it, as script_gate/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    add_arguments(p, ScriptGateConfig)
     p.set_defaults(func=cmd_script_gate)
 
     p = sub.add_parser("train", help="train an inverter (or, on `unembed corrections` data, a corrector)")
@@ -496,7 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=STORAGE, help="weight storage (int8: one scale per row, "
                                                     "dequantised at load)")
     p.add_argument("--corrector", help="a corrector folder to ship inside the copy, as corrector/")
-    add_arguments(p, SampleConfig)  # defaults stored with the model
+    add_arguments(p, DecodeConfig)  # defaults stored with the model
+    add_arguments(p, SearchConfig)
     p.set_defaults(func=cmd_export)
     return parser
 

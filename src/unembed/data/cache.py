@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic, formats
+from ..files import atomic, formats
 from ..errors import UnembedError
 
 PAD_ID = -1

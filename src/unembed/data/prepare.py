@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..config import DataConfig, to_dict
-from ..devices import rank_world, resolve_device
+from .config import DataConfig
+from ..config import to_dict
+from ..runtime.devices import rank_world, resolve_device
 from ..encoders import PACKAGED, find_preset, load_encoder, read_pairs
-from ..eval.evaluate import reference_of
-from ..inverter import resolve_checkpoint
+from ..eval.roundtrip import reference_of
+from ..files.checkpoints import resolve_checkpoint
 from ..errors import UnembedError
-from ..codes import UNK
-from ..vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, prune_unigram, train_bpe
-from .. import atomic, formats
+from ..text.codes import UNK
+from ..text.vocabulary import TOKENIZER_FILE, Vocabulary, load_tokenizer, prune_unigram, train_bpe
+from ..files import atomic, formats
 from . import cache
 from .corpus import clean, read_texts, split_heldout
 

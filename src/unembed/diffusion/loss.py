@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..codes import MASK, PAD, UNK
+from ..text.codes import MASK, PAD, UNK
 from .schedule import MaskSchedule, sample_mask, sample_times
 
 

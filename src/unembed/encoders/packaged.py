@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import UnembedError
 from .base import Encoder, check_texts
-from ..matryoshka import matryoshka_cut
+from ..vectors.matryoshka import matryoshka_cut
 
 # name -> (package, dimension, decoder tokenizer for `unembed prepare --tokenizer encoder`):
 # e5 tokenizes with XLM-R's sentencepiece; USE's own vocabulary is not exposed, so a decoder

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cache_dirs import encoder_dir
+from ..files.cache_dirs import encoder_dir
 from ..errors import UnembedError
 from .base import Encoder, check_texts
 from .presets import EncoderPreset, find_preset
-from ..matryoshka import matryoshka_cut
+from ..vectors.matryoshka import matryoshka_cut
 from .recipe import build_pipeline, check_dim, check_pipeline, prompt_text
 
 logger = logging.getLogger(__name__)

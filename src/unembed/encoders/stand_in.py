@@ -12,9 +12,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from .. import atomic
+from ..files import atomic
 from ..errors import UnembedError
-from ..tokenizer_sources import offline_tokenizer
+from ..text.tokenizer_sources import offline_tokenizer
 from .presets import EncoderPreset, find_preset
 from .recipe import STAND_IN_FILE
 from .sentence_transformers import resolve_model_path

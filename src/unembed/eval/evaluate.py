@@ -1,6 +1,5 @@
-"""Evaluate an inverter on texts: embed, decode from all-[MASK], re-embed, score. The one rule
-for what a reconstruction is scored against (`reference_of`) and the one scorer (`score_rows`,
-`score`) serve the CLI, the API's stream, training's evaluation and the audit alike."""
+"""Evaluate an inverter on texts: embed, decode, re-embed, score (the round trip is
+roundtrip.py's), with the mean of every metric; the CLI's `eval`, the audit and the benches."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +7,9 @@ import time
 
 import numpy as np
 
-from ..matryoshka import matryoshka_cut
+from ..vectors.matryoshka import matryoshka_cut
 from . import metrics
+from .roundtrip import reference_of, round_trip
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
     renormalised (a Matryoshka width), and measure the cosine at that width. `invert_seconds`
     times the decoding alone."""
     start = time.perf_counter()
-    used = inverter.sampling_with(steps=steps, **sampling)
-    references = [reference_of(inverter.vocab, t, inverter.model.config.max_len) for t in texts]
+    used = inverter.settings_with(steps=steps, **sampling).decoding
+    references = [reference_of(inverter.vocab, t, inverter.max_len) for t in texts]
     targets = inverter.encoder.encode(references, batch_size=batch_size) if vectors is None else vectors
     targets = matryoshka_cut(np.asarray(targets, dtype=np.float32), dim)
     invert_start = time.perf_counter()
@@ -48,23 +48,6 @@ def evaluate(inverter, texts: list[str], steps: int | None = None, batch_size: i
                          zip(references[:examples], hypotheses[:examples])]}
 
 
-def reference_of(vocab, text: str, max_len: int) -> str:
-    """What a reconstruction of `text` is scored against: the text up to the end of its
-    `max_len`-th token (the most any inverter of that length can write back), in its own
-    characters: one the vocabulary cannot write stays, and counts as missed."""
-    return vocab.cut(text, max_len)
-
-
-def score_rows(vocab, max_len: int, references: list[str], hypotheses: list[str]) -> list[dict]:
-    """Per text: token accuracy, token F1 and exact match against its reference (already cut by
-    `reference_of`), both sides compared on their first `max_len` tokens."""
-    ref_ids = [ids[:max_len] for ids in vocab.tokenize(references)]
-    hyp_ids = [ids[:max_len] for ids in vocab.tokenize(hypotheses)]
-    return [{"token_accuracy": metrics.token_accuracy(r, h), "token_f1": metrics.token_f1(r, h),
-             "exact_match": metrics.exact_match(ref, hyp)}
-            for r, h, ref, hyp in zip(ref_ids, hyp_ids, references, hypotheses)]
-
-
 def score(inverter, references: list[str], hypotheses: list[str], targets: np.ndarray | None,
           encoder=None, batch_size: int = 64, bleu_tokenize: str = "13a") -> dict:
     """Every metric of reconstructions against their references (already cut by
@@ -72,12 +55,10 @@ def score(inverter, references: list[str], hypotheses: list[str], targets: np.nd
     re-embedded reconstruction (None without an encoder)."""
     names = [metrics.recovered_share(r, h, metrics.NAME) for r, h in zip(references, hypotheses)]
     numbers = [metrics.recovered_share(r, h, metrics.NUMBER) for r, h in zip(references, hypotheses)]
-    rows = score_rows(inverter.vocab, inverter.model.config.max_len, references, hypotheses)
+    rows = round_trip(inverter.vocab, inverter.max_len, hypotheses, references, encoder, targets, batch_size)
     cosine = floor = None
     if encoder is not None and targets is not None:
-        # a Matryoshka prefix is compared at its own width
-        again = matryoshka_cut(encoder.encode(hypotheses, batch_size=batch_size), targets.shape[1])
-        cosine = float(np.mean(metrics.cosine_rows(targets, again)))
+        cosine = float(np.mean([row["cosine"] for row in rows]))
         floor = metrics.cosine_floor(targets)
     return {
         **{key: float(np.mean([row[key] for row in rows])) for key in ("token_accuracy", "token_f1")},

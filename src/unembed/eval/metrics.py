@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..geometry import cosine_rows  # a metric too; its home is the geometry module
+from ..vectors.geometry import cosine_rows  # a metric too; its home is the geometry module
 
 # A capitalised word not opening a sentence (names, places, titles): the start of the
 # text or a word after . ! ? is capitalised by grammar, not because it names something.

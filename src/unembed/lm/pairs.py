@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,46 +21,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import atomic
-from ..config import LMPairsConfig, to_dict
+from ..files import atomic
+from .config import LMPairsConfig
+from ..config import to_dict
 from ..errors import UnembedError
+from .words import content_words
 
 logger = logging.getLogger(__name__)
-# words that say nothing of a text's content: the prompt's words are for content
-STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have he her his
-i if in into is it its may me might my no not of on or our shall she should so than that the their them then there
-these they this those to too us was we were what when which who will with would you your""".split())
-WORD = re.compile(r"^[\w'-]+$")
-
-
-def content_words(inverter, vectors: torch.Tensor, k: int) -> list[list[str]]:
-    """The inverter's `k` most likely content words for each of vectors (B, D), most likely
-    first: its bag-of-tokens prior's top pieces that begin a word (not the inside of one), are
-    not stopwords, once each."""
-    with torch.no_grad():
-        prior = inverter.model.bag_of_tokens(vectors.to(inverter.device).float())    # (B, V)
-    top = prior.topk(min(prior.shape[1], 8 * k), dim=-1).indices.cpu().numpy()
-    out = []
-    for row in top:
-        words, seen = [], set()
-        for piece in inverter.vocab.pieces(row):
-            word = piece.strip()
-            key = word.lower()
-            starts = piece[:1].isspace() or (word[:1].isupper() and len(word) > 2)  # a word's first piece
-            if len(word) < 3 and not word.isdigit() or not starts or not WORD.match(word) \
-                    or key in STOPWORDS or key in seen:
-                continue
-            seen.add(key)
-            words.append(word)
-            if len(words) == k:
-                break
-        out.append(words)
-    return out
-
-
 def hypotheses(inverter, vectors: torch.Tensor, cfg: LMPairsConfig, seed: int) -> list[tuple[str, list[str]]]:
     """(kind, texts) for each decode of vectors (B, D): the greedy one, then `sampled`."""
-    greedy = inverter.sampling_with(strategy="confidence", steps=cfg.steps)
+    greedy = inverter.settings_with(strategy="confidence", steps=cfg.steps).decoding
     out = [("greedy", [inverter.vocab.decode(r) for r in inverter.generate(vectors, greedy).cpu().numpy()])]
     for s in range(cfg.sampled):
         sampling = replace(greedy, strategy="euler", temperature=cfg.temperature, seed=seed + s)

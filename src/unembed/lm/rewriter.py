@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import atomic
-from ..config import LMCorrectorConfig
+from ..files import atomic
 from ..errors import UnembedError
 from .base import add_lora, load_base
+from .config import LMCorrectorConfig
+from .words import content_words
 
 CHECKPOINT_TYPE = "unembed/lm-corrector"
 FORMAT = 1
@@ -134,6 +135,10 @@ class LMCorrector(nn.Module):
 
     # --- writing ---------------------------------------------------------------------------
     @torch.no_grad()
+    def content_words(self, decoder, vectors: torch.Tensor) -> list[list[str]]:
+        """The words this corrector's prompt gives for each of vectors (B, D): the decoder's most likely."""
+        return content_words(decoder, vectors, self.config.words) if self.config.words else [[] for _ in vectors]
+
     def rewrite(self, hypotheses: list[str], words: list[list[str]], vectors: torch.Tensor,
                 landed: torch.Tensor, samples: int = 1, temperature: float = 0.0,
                 seed: int = 0) -> list[list[str]]:

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import atomic
-from ..config import LMCorrectorConfig, LMTrainConfig
-from ..precision import cpu_has_bfloat16
+from ..files import atomic
+from .config import LMCorrectorConfig, LMTrainConfig
+from ..runtime.precision import cpu_has_bfloat16
 from .base import load_base
 from .pairs import read_pairs
 from .rewriter import LMCorrector
@@ -93,7 +93,8 @@ def train_lm(cfg: LMTrainConfig, model_cfg: LMCorrectorConfig, base=None, show_p
     optimizer = torch.optim.AdamW(list(names.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = load_optimizer(last / "optimizer", optimizer, names) if (last / "optimizer").is_dir() and cfg.resume else 0
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=1) + "\n")
+    atomic.write_bytes(out / "config.json",
+                       (json.dumps({"train": asdict(cfg), "model": asdict(model.config)}, indent=1) + "\n").encode())
     rng = np.random.default_rng(cfg.seed + step)
     log = open(out / "log.jsonl", "a" if step else "w")
     trained = sum(p.numel() for p in names.values())

@@ -19,10 +19,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import formats
-from ..config import ModelConfig, from_dict, to_dict
+from ..files import formats
+from .config import ModelConfig
+from ..config import from_dict, to_dict
 from ..errors import UnembedError
-from ..codes import MASK, PAD
+from ..text.codes import MASK, PAD
 from .layers import AdaLNZeroBlock, FinalNorm, timestep_embedding
 from . import weights
 from .packing import Packing

@@ -1,6 +1,6 @@
-"""Decoding strategies, one per file, looked up by name. The encoder-guided strategies
-(`correct`, `refine`: guided.py and their own files) run the decoding loop many times and
-embed what it writes; they are decoders over these samplers, not samplers."""
+"""Decoding strategies, one per file, looked up by name. The searches (`correct` and its preset
+`refine`, search/) run the decoding loop many times and embed what it writes; they are named
+here so that one `--strategy` picks either, but they are searches over decodes, not samplers."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +16,7 @@ from .two_stage import TwoStageSampler
 
 SAMPLERS = {cls.name: cls for cls in (ConfidenceSampler, SequentialSampler, EulerSampler,
                                        RemaskSampler, TwoStageSampler)}
-GUIDED = ("correct", "refine")       # call the encoder: Inverter.invert runs them
+GUIDED = ("correct", "refine")       # searches over decodes (search/config.py PRESETS): they call the encoder
 STRATEGIES = (*SAMPLERS, *GUIDED)
 
 
@@ -30,11 +30,11 @@ def _accepted(cls) -> set[str]:
 
 def get_sampler(name: str, **kwargs) -> Sampler:
     """The sampler called `name`, given those of `kwargs` it takes (others are ignored, so
-    one SampleConfig can configure any strategy)."""
+    one DecodeConfig can configure any strategy)."""
     if name not in SAMPLERS:
         if name in GUIDED:
             raise UnembedError(f"{name} calls the encoder and is no single sampler: decode with "
-                               f"Inverter.invert(vectors, strategy={name!r})")
+                               f"invert(vectors, strategy={name!r})")
         raise UnembedError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     cls = SAMPLERS[name]
     accepted = _accepted(cls)
@@ -42,7 +42,7 @@ def get_sampler(name: str, **kwargs) -> Sampler:
 
 
 def make_sampler(sampling) -> Sampler:
-    """The sampler a SampleConfig names, configured by its fields."""
+    """The sampler a DecodeConfig names, configured by its fields."""
     return get_sampler(sampling.strategy, **dataclasses.asdict(sampling))
 
 

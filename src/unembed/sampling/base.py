@@ -1,5 +1,5 @@
 """The sampler interface (diffusers-style): `set_timesteps`, then one `step` per model call.
-A sampler holds no model; the Inverter (inverter.py) runs the loop. A step may re-mask positions it has
+A sampler holds no model; a decoder's `denoise` runs the loop (search/decoder.py). A step may re-mask positions it has
 already written (remasking strategies); the last step always leaves none masked."""
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..codes import FIRST_TOKEN, MASK, PAD
+from ..text.codes import FIRST_TOKEN, MASK, PAD
 from ..diffusion.schedule import reveal_plan
 
 
 class Sampler(ABC):
     name = "base"
 
-    def __init__(self, repetition_penalty: float = 0.0, schedule: str = "cosine", seed: int = 0,
+    def __init__(self, repetition_penalty: float = 0.0, reveal_schedule: str = "cosine", seed: int = 0,
                  script_gate: float = 0.0):
         self.repetition_penalty = repetition_penalty
         self.script_gate = script_gate  # the decoding loop asks the model's script gate with it (script_gate.py)
-        self.reveal = schedule  # the reveal schedule's name (diffusion/schedule.py), not the training mask schedule
+        self.reveal = reveal_schedule  # its name (diffusion/schedule.py)
         self.seed = seed
         self.steps = 0
         self.masked_after = torch.zeros(0, dtype=torch.long)   # (steps,) or (steps, B)

@@ -2,7 +2,7 @@
 best token is most probable; committed tokens stay."""
 from __future__ import annotations
 
-from ..codes import MASK
+from ..text.codes import MASK
 from .base import Sampler, demote_same_step_repeats
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..codes import MASK
+from ..text.codes import MASK
 from .base import Sampler
 
 
@@ -14,7 +14,7 @@ class EulerSampler(Sampler):
 
     def __init__(self, temperature: float = 1.0, **kwargs):
         super().__init__(**kwargs)
-        self.temperature = temperature  # checked with the other settings: SampleConfig.validate
+        self.temperature = temperature  # checked with the other settings: DecodeConfig.validate
 
     def draw(self, logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A token per masked position and its probability under the model, laid out as

@@ -3,7 +3,7 @@ earlier with a probability under `remask_threshold` are masked again (at most ha
 step revealed, so decoding still advances), and decoded anew with more context."""
 from __future__ import annotations
 
-from ..codes import MASK
+from ..text.codes import MASK
 from .euler import EulerSampler
 
 

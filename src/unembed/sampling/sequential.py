@@ -2,7 +2,7 @@
 as the schedule says, each to its most probable token."""
 from __future__ import annotations
 
-from ..codes import MASK
+from ..text.codes import MASK
 from .base import Sampler
 
 

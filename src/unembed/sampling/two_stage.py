@@ -3,7 +3,7 @@ each later step masks again the least confident part of the text (a shrinking sh
 decodes it anew with the whole rest of the text as context."""
 from __future__ import annotations
 
-from ..codes import MASK, PAD
+from ..text.codes import MASK, PAD
 from .sequential import SequentialSampler
 
 

@@ -23,8 +23,8 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..config import ServeConfig
+from ..version import __version__
+from .config import ServeConfig
 from ..encoders import check_vectors
 from ..errors import UnembedError
 from .limits import BodyLimit, Gate
@@ -116,17 +116,17 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
     def invert(req: InvertRequest):
         name, inverter = registry.get(req.model)
         vectors = checked_vectors(req.vectors, inverter.input_dims)
-        sampling = inverter.sampling_with(**req.sampling())
+        decoding = inverter.settings_with(**req.sampling()).decoding
         details = gate.run(lambda: inverter.invert_detailed(vectors, **req.sampling()))
-        return {"model": name, "strategy": sampling.strategy, "steps": sampling.steps,
+        return {"model": name, "strategy": decoding.strategy, "steps": decoding.steps,
                 "texts": [d["reconstruction"] for d in details],
                 "encoder_calls": [d["encoder_calls"] for d in details]}
 
     @app.post("/v1/invert/stream")
     def invert_stream(req: StreamRequest):
         name, inverter = registry.get(req.model)
-        sampling = inverter.sampling_with(**req.sampling())
-        inverter.decoder(sampling)  # an encoder-guided strategy without its parts: refused here, in one line
+        settings = inverter.settings_with(**req.sampling())
+        inverter.searcher(settings)  # a search without its parts: refused here, in one line
         if (req.text is None) == (req.vector is None):
             raise HTTPException(422, "give either text or vector")
         release = gate.hold()  # given back when the decoding thread ends
@@ -138,7 +138,7 @@ def create_app(models: dict[str, str] | None = None, config: ServeConfig | None 
         except BaseException:
             release()
             raise
-        events = start_decoding(inverter, vector, sampling, reference=req.text, model=name, on_finish=release,
+        events = start_decoding(inverter, vector, settings, reference=req.text, model=name, on_finish=release,
                                 submit=gate.workers.submit)
         return StreamingResponse(_server_sent(events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,16 +1,16 @@
 """The models a server offers, by name, each loaded on first use and then shared."""
 from __future__ import annotations
 
-from ..align import AlignMap
+from ..model.align import AlignMap
 import threading
 
 import torch
 from fastapi import HTTPException
 
-from ..config import to_dict
 from ..errors import UnembedError
-from ..inverter import SHIPPED, Inverter, resolve_checkpoint
-from ..precision import resolve_precision
+from ..files.checkpoints import SHIPPED, resolve_checkpoint
+from ..inverter import Inverter, settings_dict
+from ..runtime.precision import resolve_precision
 from ..sampling import STRATEGIES
 
 
@@ -60,7 +60,7 @@ class ModelRegistry:
                          "encoder_prompt": c.encoder_prompt, "encoder_dim": c.encoder_dim,
                          "dim": inverter.input_dim, "dims": list(inverter.input_dims), "max_len": c.max_len,
                          "strategies": [s for s in STRATEGIES if s != "correct" or inverter.has_corrector],
-                         "sampling": to_dict(inverter.sampling),
+                         "sampling": settings_dict(inverter.settings),
                          "align": inverter.align and {"map": self.aligns[name], "method": inverter.align.method,
                                                       **inverter.align.info}})
         return rows

@@ -1,13 +1,16 @@
 """Request bodies. Unknown keys are refused, so a misspelt option is reported, not ignored.
-The decoding options are SampleConfig's fields, derived from the dataclass so the two never
-drift; each is optional and the model's defaults stand for those not given."""
+The decoding and search options are DecodeConfig's and SearchConfig's fields, derived from the
+dataclasses so they never drift; each is optional and the model's defaults stand for those not
+given."""
 from __future__ import annotations
 
 import dataclasses
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..config import SampleConfig, field_comments
+from ..sampling.config import DecodeConfig
+from ..search.config import SearchConfig
+from ..config import field_comments
 
 
 class _Decoding(BaseModel):
@@ -19,12 +22,12 @@ class _Decoding(BaseModel):
         return {k: getattr(self, k) for k in SAMPLING_KEYS if getattr(self, k) is not None}
 
 
-SAMPLING_KEYS = tuple(f.name for f in dataclasses.fields(SampleConfig))
-_COMMENTS = field_comments(SampleConfig)
+_FIELDS = dataclasses.fields(DecodeConfig) + dataclasses.fields(SearchConfig)
+SAMPLING_KEYS = tuple(f.name for f in _FIELDS)
+_COMMENTS = {**field_comments(DecodeConfig), **field_comments(SearchConfig)}
 Decoding = create_model(
     "Decoding", __base__=_Decoding,
-    **{f.name: (type(f.default) | None, Field(None, description=_COMMENTS.get(f.name)))
-       for f in dataclasses.fields(SampleConfig)})
+    **{f.name: (type(f.default) | None, Field(None, description=_COMMENTS.get(f.name))) for f in _FIELDS})
 
 
 class EmbedRequest(BaseModel):

@@ -11,10 +11,10 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..config import SampleConfig, to_dict
-from ..eval import cosine_rows, reference_of, score_rows
+from ..eval.roundtrip import reference_of, round_trip
+from ..inverter import settings_dict
 from ..sampling import GUIDED
-from ..codes import MASK, PAD
+from ..text.codes import MASK, PAD
 
 # A position's state after a step: still masked; revealed at this step for the first time;
 # revealed again with another token than before (remasking strategies); unchanged.
@@ -35,11 +35,13 @@ def position_states(before: list[int], after: list[int], shown: list[int | None]
     return states
 
 
-def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, reference: str | None = None,
+def start_decoding(inverter, vector: np.ndarray, settings, reference: str | None = None,
                    model: str = "", on_finish: Callable[[], None] = lambda: None,
                    submit: Callable | None = None) -> Iterator[tuple[str, dict]]:
     """Start decoding `vector` (1, D) now, on `submit` (an executor's) or a new thread; returns
-    the events as they come. `on_finish` runs when the decoding ends, even if nobody reads them."""
+    the events as they come. `settings`: the Inverter's Settings for this request. `on_finish`
+    runs when the decoding ends, even if nobody reads them."""
+    sampling = settings.decoding
     v = torch.from_numpy(inverter.to_model_space(vector)).to(inverter.device)
     length = inverter.lengths_for(v)
     n = int(length[0])
@@ -49,8 +51,8 @@ def start_decoding(inverter, vector: np.ndarray, sampling: SampleConfig, referen
         try:
             if sampling.strategy in GUIDED:
                 detail = inverter.invert_detailed(vector, round_callback=lambda r, texts, cosines, calls: steps.put(
-                    ("round", r, texts[0], cosines[0], calls[0])), **to_dict(sampling))[0]
-                codes = inverter.vocab.encode([detail["reconstruction"]], inverter.model.config.max_len)[0]
+                    ("round", r, texts[0], cosines[0], calls[0])), **settings_dict(settings))[0]
+                codes = inverter.vocab.encode([detail["reconstruction"]], inverter.max_len)[0]
                 steps.put(("end", [int(c) for c in codes if c != PAD], detail["encoder_calls"]))
                 return
             codes = inverter.generate(v, sampling, lengths=length, callback=lambda i, c, conf: steps.put(
@@ -96,16 +98,18 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
         text = vocab.decode(codes)
         done = {"text": text, "tokens": vocab.pieces(codes), "encoder_calls": calls}
         try:
-            again = inverter.encoder.encode([text or " "])
-            done["cosine"] = float(cosine_rows(vector, again)[0])
+            encoder = inverter.encoder
         except Exception:  # a black-box inverter has no encoder to check with
-            done["cosine"] = None
+            encoder = None
+        L = inverter.max_len
+        cut = [reference_of(vocab, reference, L)] if reference is not None else None
+        check = round_trip(vocab, L, [text], cut, encoder, vector)[0]
+        done["cosine"] = check["cosine"]
         if reference is not None:
-            L = inverter.model.config.max_len
-            done["reference"] = reference_of(vocab, reference, L)
-            ref_codes = vocab.encode([done["reference"]], L)[0]
+            done["reference"] = cut[0]
+            ref_codes = vocab.encode(cut, L)[0]
             done["reference_tokens"] = vocab.pieces(ref_codes[ref_codes != PAD])
-            done["token_accuracy"] = score_rows(vocab, L, [done["reference"]], [text])[0]["token_accuracy"]
+            done["token_accuracy"] = check["token_accuracy"]
             done["warning"] = vocab.warning(reference)
         yield "done", done
         return

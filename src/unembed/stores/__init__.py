@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..config import StoreConfig
+from .config import StoreConfig
 from ..errors import UnembedError
 from .base import Store, StoredVectors, check_fit, choose, read, same_encoder
 

@@ -7,7 +7,6 @@ safetensors, everything else to JSON.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import atomic
+from ..files import atomic
 from ..errors import UnembedError
 
 
@@ -36,26 +35,25 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
 
 def save_checkpoint(run: Path, save_model, model: torch.nn.Module, optimizer, state: dict,
                     generator: torch.Generator) -> None:
-    """save_model(folder) writes the model folder; the rest is training state."""
-    for stale in run.glob(".tmp-*"):  # left by a run killed while saving
+    """save_model(folder) writes the model folder; the rest is training state. last/ is
+    replaced whole (files/atomic.py), or left as it was when a write fails."""
+    for stale in run.glob(".last.tmp-*"):  # left by a run killed while saving
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = run / f".tmp-{os.getpid()}"
     try:
-        save_model(tmp / "model")
-        train_state = tmp / "train_state"
-        train_state.mkdir(parents=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(train_state / "weights.safetensors"))
-        tensors, meta = _flatten_optimizer(optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.generator"] = generator.get_state()
-        save_file(tensors, str(train_state / "optimizer.safetensors"))
-        (train_state / "state.json").write_text(json.dumps({**state, **meta}, indent=1))
+        with atomic.folder(run / "last") as tmp:
+            save_model(tmp / "model")
+            train_state = tmp / "train_state"
+            train_state.mkdir(parents=True)
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                      str(train_state / "weights.safetensors"))
+            tensors, meta = _flatten_optimizer(optimizer)
+            tensors["rng.torch"] = torch.get_rng_state()
+            tensors["rng.generator"] = generator.get_state()
+            save_file(tensors, str(train_state / "optimizer.safetensors"))
+            (train_state / "state.json").write_text(json.dumps({**state, **meta}, indent=1))
     except Exception as exc:  # disk full, file too large, quota (safetensors has its own error type)
-        shutil.rmtree(tmp, ignore_errors=True)
         kept = "the previous checkpoint in last/ is intact" if (run / "last").exists() else "no checkpoint yet"
         raise write_failed("the checkpoint", state.get("step"), run, kept, exc) from None
-    atomic.replace_dir(tmp, run / "last")
 
 
 def write_failed(what: str, step, run: Path, kept: str, exc: Exception) -> UnembedError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from ..devices import rank_world
+from ..runtime.devices import rank_world
 
 
 def setup(device: torch.device) -> tuple[int, int]:

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 
 from ..data import cache
-from ..data.corrections import KINDS, is_corrections, load_corrections
+from ..corrector.data import KINDS, is_corrections, load_corrections
 from ..errors import UnembedError
-from ..codes import PAD
-from ..vocabulary import Vocabulary
+from ..text.codes import PAD
+from ..text.vocabulary import Vocabulary
 
 
 class Examples:

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ..diffusion import get_schedule, heldout_loss
 from ..errors import UnembedError
 from ..inverter import Inverter
-from ..codes import PAD
+from ..text.codes import PAD
 from .batches import Batches, LengthBuckets
 from .lr import lr_at
 from .step import train_step
@@ -55,7 +55,7 @@ def finetune(inverter, texts: list[str], vectors: np.ndarray, steps: int = 300, 
                 best = (loss, copy.deepcopy(model.state_dict()))
     if n_check:
         model.load_state_dict(best[1])
-    return Inverter(model.eval(), inverter.vocab, inverter.sampling, inverter._encoder, inverter.device,
+    return Inverter(model.eval(), inverter.vocab, inverter.settings, inverter._encoder, inverter.device,
                     precision=inverter.precision, folder=inverter.folder)  # and so its corrector
 
 

@@ -10,24 +10,27 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import atomic, formats
-from ..codes import SPECIALS
-from ..config import ModelConfig, TrainConfig, from_dict, to_dict
+from ..files import atomic, formats
+from ..text.codes import SPECIALS
+from ..model.config import ModelConfig
+from .config import TrainConfig
+from ..config import from_dict, to_dict
 from ..data import cache
-from ..devices import local_rank, resolve_device
+from ..runtime.devices import local_rank, resolve_device
 from ..diffusion import get_schedule
 from ..encoders import ENCODER_FIELDS
 from ..errors import UnembedError
-from ..eval.heldout import HeldOutEvaluator
-from ..inverter import Inverter, resolve_checkpoint
-from ..matryoshka import cut_at_random, parse_widths
-from ..memory import resident_mb
+from .heldout import HeldOutEvaluator
+from ..files.checkpoints import resolve_checkpoint
+from ..inverter import Inverter
+from ..vectors.matryoshka import cut_at_random, parse_widths
+from ..runtime.memory import resident_mb
 from ..model import ConditionalMDLM
 from ..model.layers import AdaLNZeroBlock
 from ..model.lexical_init import init_lexical_prior
 from ..model.pretrained_init import init_from_bert
-from ..precision import resolve_precision
-from ..vocabulary import Vocabulary
+from ..runtime.precision import resolve_precision
+from ..text.vocabulary import Vocabulary
 from . import distributed as dist
 from .batches import Batches, LengthBuckets
 from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, write_failed
@@ -199,7 +202,7 @@ class Trainer:
                                             {"params": no_decay, "weight_decay": 0.0}],
                                            lr=cfg.lr, betas=tuple(cfg.betas), fused=device.type in ("cuda", "cpu"))
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)  # masks and times
-        self.schedule = get_schedule(cfg.schedule)
+        self.schedule = get_schedule(cfg.mask_schedule)
         self.step, self.best = 0, -1.0
         self.spent = {"elapsed": 0.0, "cpu_seconds": 0.0}  # by earlier invocations of this run
         existing = find_checkpoint(self.folder) if cfg.resume else None
@@ -248,11 +251,11 @@ class Trainer:
 
     def write_run_config(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "config.json").write_text(json.dumps(
+        atomic.write_bytes(self.folder / "config.json", json.dumps(
             {**formats.header("run"), "train": to_dict(self.cfg), "model": to_dict(self.mcfg), "data": self.meta,
              "train_rows": len(self.examples), "world": self.world,
              "parameters": self.model.num_parameters(), "parameters_with_vocab": self.model.num_parameters(False)},
-            indent=2))
+            indent=2).encode())
         logger.info("model: %.2fM parameters (%.2fM without vocabulary), vocabulary %d",
                     self.model.num_parameters(False) / 1e6, self.model.num_parameters() / 1e6, len(self.vocab))
 

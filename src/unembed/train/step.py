@@ -1,11 +1,11 @@
 """One optimizer step of the MDLM objective: the same step for the trainer (loop.py), the
-in-memory fine-tune (finetune.py) and bench/training_speed.py."""
+in-memory fine-tune (finetune.py) and lab/training_speed.py."""
 from __future__ import annotations
 
 import torch
 
 from ..diffusion import mdlm_loss
-from ..precision import autocast
+from ..runtime.precision import autocast
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, codes: torch.Tensor,

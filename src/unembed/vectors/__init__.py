@@ -1,0 +1,1 @@
+"""Embedding-vector geometry shared by every layer: unit rows, cosine, Matryoshka cuts."""
