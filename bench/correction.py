@@ -9,6 +9,7 @@ budgets. Every metric and the seconds per text; writes <out>.{json,md,png}.
 With --lm-corrector FOLDER, mixes of --ablation-proposals may name `lm:T` proposals (an LM
 corrector, lm/rewriter.py), and each set also gets an `lm-alone` row: the LM's greedy rewrite
 of the plain decode, with no encoder call. --ood takes several sources, as NAME=FILE.
+--render JSON rewrites the report (and --readme) from a saved run without measuring.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from unembed.lm import content_words
 from unembed.inverter import Inverter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
+from report import text_sets  # noqa: E402  (the same samples as the README's results)
 
 METRICS = ("bleu", "token_f1", "exact_match", "cosine", "token_accuracy")
 
@@ -93,7 +94,7 @@ def main():
     p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
     p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
                    help="keep only the in-domain texts absent from these train.txt files (as report.py)")
-    p.add_argument("--ood", required=True, nargs="+", metavar="[NAME=]FILE",
+    p.add_argument("--ood", nargs="+", default=[], metavar="[NAME=]FILE",
                    help="texts of sources no model trained on (one: the set 'held-out source')")
     p.add_argument("--lm-corrector", help="an LM corrector folder (`unembed train-lm`) for lm proposals")
     p.add_argument("--n", type=int, default=100, help="texts per set")
@@ -108,7 +109,14 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     p.add_argument("--out", default="docs/correction-en", help="path without extension")
     p.add_argument("--readme", help="rewrite this file's block between <!-- correction-en:start/end -->")
+    p.add_argument("--render", metavar="JSON", help="only rewrite the report (and --readme) from this saved run")
     args = p.parse_args()
+    if args.render:       # from a saved run: the same files, nothing measured
+        saved = json.loads(Path(args.render).read_text())
+        write_report(Path(args.render).with_suffix(""), saved["meta"], saved["results"], args.readme)
+        return
+    if not args.ood:
+        p.error("--ood is needed to measure")
     reuse_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,11 +128,7 @@ def main():
     mixes = dict(spec.split("=", 1) for spec in args.ablation_proposals)
     if args.without_steers:   # the model's own proposals less the base model's steers
         mixes["no-steers"] = ",".join(p for p in inverter.search.proposals.split(",") if not p.startswith("steer"))
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by))} \
-        if args.heldout else {}
-    for spec in args.ood:
-        name, _, path = spec.rpartition("=")
-        sets[f"held-out: {name}" if name else "held-out source"] = sample(path, args.n)
+    sets = text_sets(args.heldout, args.heldout_lines, args.unseen_by, args.ood, args.n)
     rows = []
 
     def run(set_name, texts, vectors, strategy, budget, corrector):
@@ -159,17 +163,23 @@ def main():
             "machine": platform.processor() or platform.machine(), "precision": inverter.precision,
             "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv)}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    write_report(out, meta, rows, args.readme)
+
+
+def write_report(out: Path, meta: dict, rows: list[dict], readme: str | None) -> None:
+    """The curve, the markdown of every row with examples, and the README's block."""
     plot(rows, out.with_suffix(".png"))
     head = ("| set | strategy | corrector | budget | encoder calls/text | BLEU | token F1 | exact | cosine | "
             "token acc | s/text |")
-    lines = [f"# Encoder calls against quality: `{args.model}`", "",
+    lines = [f"# Encoder calls against quality: `{meta['model']}`", "",
              f"Measured by `{meta['command']}` on {meta['date']} ({meta['threads']} CPU threads, "
-             f"{meta['precision']} matrix products), {args.n} texts per set, 8 denoising steps per decode. "
-             "Budget 0 is the plain greedy decode; `s/text` is the decoding wall time (encoder calls included).",
+             f"{meta['precision']} matrix products), {meta['n_per_set']} texts per set, 8 denoising steps per decode. "
+             "Budget 0 is the plain greedy decode; `s/text` is the decoding wall time (encoder calls included)."
+             + (f" {meta['note']}" if meta.get("note") else ""),
              "", f"![curve]({out.with_suffix('.png').name})", "", head, "|" + "---|" * (head.count("|") - 1)]
     lines += [row_text(r) for r in rows]
     lines += ["", "## Examples (the largest budget of `correct`)", ""]
-    for set_name in sets:
+    for set_name in dict.fromkeys(r["set"] for r in rows):
         best = max((r for r in rows if r["set"] == set_name and r["strategy"] == "correct"
                     and r["corrector"] == "main"), key=lambda r: r["budget"], default=None)
         if best:
@@ -177,8 +187,8 @@ def main():
             lines += [f"| {e['reference']} | {e['reconstruction']} |".replace("\n", " ") for e in best["examples"]]
             lines.append("")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    if args.readme:
-        write_readme(Path(args.readme), rows, meta, out)
+    if readme:
+        write_readme(Path(readme), rows, meta, out)
     print(out.with_suffix(".md"))
 
 

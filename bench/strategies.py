@@ -1,10 +1,9 @@
 """Decoding strategies against each other: strategy x steps x encoder-call budget, every
-metric and the decoding wall time, on the in-domain held-out set and an out-of-domain set.
+metric and the decoding wall time, on an in-domain held-out set and on held-out sources.
 Writes docs/strategies-<name>.{json,md}.
 
-    python bench/strategies.py --model en --heldout data/prepared/en-42k/heldout.txt \
-        --unseen-by data/prepared/en-broad/train.txt data/prepared/syn-190k/train.txt \
-        --ood data/corpus/en/manpages.txt --n 150
+    python bench/strategies.py --model en --ood data/corpus/en/manpages.txt \
+        meeting-notes=data/synthetic/en/meeting_notes.txt --n 150 --threads 2
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from unembed.eval import reference_of
 from unembed.eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from report import sample, seen_texts  # noqa: E402  (the same samples as the README's results)
+from report import text_sets  # noqa: E402  (the same samples as the README's results)
 
 # (strategy, steps, encoder budget, extra sampling settings)
 GRID = [("confidence", 8, 0, {}), ("confidence", 32, 0, {}),
@@ -54,11 +53,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="en")
     p.add_argument("--name", default=None, help="name in the output files (default: the model's)")
-    p.add_argument("--heldout", help="in-domain held-out texts (needed unless --render)")
+    p.add_argument("--heldout", help="in-domain held-out texts (a prepared folder's heldout.txt)")
     p.add_argument("--heldout-lines", default="0:1744", help="lines of --heldout to sample (as report.py)")
     p.add_argument("--unseen-by", nargs="+", default=[], metavar="TRAIN_TXT",
                    help="keep only the in-domain texts absent from these train.txt files (as report.py)")
-    p.add_argument("--ood", help="out-of-domain texts (needed unless --render)")
+    p.add_argument("--ood", nargs="*", default=[], metavar="[NAME=]FILE",
+                   help="held-out sources: texts of sources the model never trained on, one file each")
     p.add_argument("--n", type=int, default=200, help="texts per set")
     p.add_argument("--only", nargs="*", help="run only these strategies")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
@@ -71,13 +71,12 @@ def main():
         saved = json.loads(Path(args.render).read_text())
         write_markdown(Path(args.render).with_suffix(".md"), saved, saved["rows"])
         return
-    if not (args.heldout and args.ood):
-        p.error("--heldout and --ood are needed to measure")
+    if not (args.heldout or args.ood):
+        p.error("--heldout or --ood is needed to measure")
     if args.threads:
         torch.set_num_threads(args.threads)
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by)),
-            "out-of-domain": sample(args.ood, args.n)}
+    sets = text_sets(args.heldout, args.heldout_lines, args.unseen_by, args.ood, args.n)
     rows = []
     for set_name, texts in sets.items():
         L = inverter.model.config.max_len

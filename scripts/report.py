@@ -35,6 +35,16 @@ def sample(path: str, n: int, seed: int = 0, lines: str = ":", seen: frozenset =
     return texts[:n]
 
 
+def text_sets(heldout: str | None, lines: str, unseen_by: list[str], sources: list[str], n: int) -> dict:
+    """The sets a report measures: "in-domain" (lines of a prepared held-out split that no
+    `unseen_by` train.txt holds), then one "held-out: NAME" per `[NAME=]FILE` of `sources`."""
+    sets = {"in-domain": sample(heldout, n, lines=lines, seen=seen_texts(unseen_by))} if heldout else {}
+    for source in sources:
+        name, _, path = source.rpartition("=")
+        sets[f"held-out: {name or Path(path).stem}"] = sample(path, n)
+    return sets
+
+
 def seen_texts(train_files: list[str]) -> frozenset:
     """Every line of these train.txt files: texts a model being compared trained on."""
     return frozenset(t for f in train_files for t in Path(f).read_text(encoding="utf-8").splitlines())
@@ -61,10 +71,7 @@ def main():
     reuse_freed_memory()
     torch.set_num_threads(torch.get_num_threads())
     inverter = unembed.load(args.model, device="cpu", precision=args.precision)
-    sets = {"in-domain": sample(args.heldout, args.n, lines=args.heldout_lines, seen=seen_texts(args.unseen_by))}
-    for source in args.ood:
-        name, _, path = source.rpartition("=")
-        sets[f"held-out: {name or Path(path).stem}"] = sample(path, args.n)
+    sets = text_sets(args.heldout, args.heldout_lines, args.unseen_by, args.ood, args.n)
     rows = []
     for set_name, texts in sets.items():
         for steps in args.steps:
