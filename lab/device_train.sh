@@ -186,7 +186,7 @@ EOF
     $unembed train --data "$work/data" --out "$work/run" "${shape[@]}" --steps "$steps" --warmup $((steps / 20 + 1)) \
         --lr 1e-3 --eval-every $((steps / 2 + 1)) --save-every $((steps / 2 + 1)) \
         --time-budget "$($python -c "print($minutes * 1.3 + 1.5)")"
-    $unembed export "$work/run/last/model" "$work/model" --dtype int8 --repetition-penalty 1.0 --schedule cosine --steps 8
+    $unembed export "$work/run/last/model" "$work/model" --dtype int8 --repetition-penalty 1.0 --reveal-schedule cosine --steps 8
     $unembed eval "$work/data/heldout.txt" --model "$work/model" --limit "$evals" --device "$device" \
         --encoder-path "$work/minilm" > "$out/eval.txt" || true
     if [ -f "$work/syn/heldout.txt" ]; then

@@ -29,7 +29,7 @@ def main():
     for schedule in args.schedules:
         for penalty in args.penalties:
             r = evaluate(inverter, texts, steps=args.steps, show_progress=False, examples=0,
-                         repetition_penalty=penalty, schedule=schedule)
+                         repetition_penalty=penalty, reveal_schedule=schedule)
             rows.append({"schedule": schedule, "repetition_penalty": penalty,
                          **{k: round(r[k], 4) for k in ("token_accuracy", "token_f1", "bleu", "cosine")}})
             print(json.dumps(rows[-1]), flush=True)

@@ -100,6 +100,16 @@ def test_refine_stays_within_its_budget_and_never_loses_cosine(tiny_run, tiny_da
     assert max(calls) > 4  # with 24 calls it ran refinement rounds beyond the first proposals
 
 
+def test_refine_is_a_preset_of_correct_and_given_settings_win(random_inverter):
+    from unembed.sampling import GUIDED
+    from unembed.search.config import PRESETS
+    assert set(GUIDED) == set(PRESETS)          # every search strategy is a preset of the one search
+    refine = random_inverter.settings_with(strategy="refine", steer=2.0)
+    assert refine.search.proposals == PRESETS["refine"]["proposals"] and refine.search.beam == 1
+    assert refine.search.steer == 2.0            # a setting given on top of the preset wins
+    assert random_inverter.settings_with(strategy="correct").search == random_inverter.search
+
+
 @pytest.mark.slow
 def test_cli_strategy_flags_and_encoder_calls(tiny_run, tiny_data):
     model = tiny_run / "last" / "model"

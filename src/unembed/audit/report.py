@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import UnembedError
 from ..files import atomic
+from ..sampling import GUIDED
 
 METRICS = [("token_accuracy", "token acc", "{:.1%}"), ("token_f1", "token F1", "{:.1%}"),
            ("bleu", "BLEU", "{:.1f}"), ("exact_match", "exact", "{:.1%}"), ("cosine", "cosine", "{:.3f}"),
@@ -73,7 +74,7 @@ def markdown(report: dict, plot: str | None = PLOT_FILE) -> str:
         + (f", {r['leaked']} leaked to the adaptive attacker" if r["leaked"] else "")
         + f"; {s['steps']} denoising steps"
         + (f", strategy `{s['strategy']}` (at most {s['encoder_budget']} encoder calls per text)"
-           if s.get("strategy", "confidence") in ("correct", "refine") else "")
+           if s.get("strategy", "confidence") in GUIDED else "")
         + f"; {r['seconds']:.0f} s.",
         "",
         f"**Utility**: recall@{r['k']}: the share of queries whose own document is among the {r['k']} "
@@ -176,7 +177,7 @@ def html(report: dict, plot_png: bytes | None) -> str:
                        + (f" <small>(token F1 {x['token_f1']:.0%})</small>" if x.get("token_f1") is not None else "")
                        + "</li>" for x in worst_examples(r))
     strategy = (f", strategy <code>{e(s['strategy'])}</code> (at most {s['encoder_budget']} encoder calls per text)"
-                if s.get("strategy", "confidence") in ("correct", "refine") else "")
+                if s.get("strategy", "confidence") in GUIDED else "")
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>Leakage audit: {e(str(r.get('source', 'a text collection')))}</title>
 <style>body{{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}}
