@@ -1,13 +1,14 @@
-"""Build the multilingual corpus (23 languages, 7 scripts) from Debian packages that install offline.
+"""Build the multilingual corpus (26 languages, 10 scripts) from Debian packages that install offline.
 
     python scripts/build_corpus_multilingual.py --out data/corpus/multilingual            # the e5 model's 10
     python scripts/build_corpus_multilingual.py --out data/corpus/gemma --languages all --per-language 4000
 
 For each language: LibreOffice help, man pages, fortunes and Bibles where Debian has them; a
 language they leave short of --per-language is topped up with its translated user-interface
-messages (TOP_UP), for training only.
+messages (TOP_UP), for training only. Arabic, Hebrew and Thai have none of those: their text is
+the interface messages of LibreOffice, Firefox and Thunderbird, Thunderbird's kept apart.
 Sentences are split by the language's punctuation, kept by length (5-40 words; Chinese and
-Japanese 8-80 characters), and kept only when a language identifier (py3langid) agrees with the
+Japanese 8-80 characters, Thai 20-200), and kept only when a language identifier (py3langid) agrees with the
 language: translated help carries much untranslated English. Each language is deduplicated,
 shuffled, and cut into OUT/LANG.txt (training) and OUT/heldout/LANG.txt (never trained on).
 OUT/counts.json records what each source gave. OUT/parallel/LANG.tsv holds English-LANG sentence
@@ -49,6 +50,10 @@ SOURCES = {
     "ko": {"libreoffice": ["libreoffice-help-ko"]},
     "hi": {"libreoffice": ["libreoffice-help-hi"]},
     "uk": {"manpages": ["manpages-uk"]},
+    # Scripts Debian has no help, man pages or Bibles in: only translated interface messages, one
+    # program's per source, so that the smallest can be kept apart as a held-out source.
+    **{lang: {"libreoffice-ui": [f"libreoffice-l10n-{lang}"], "firefox-ui": [f"firefox-esr-l10n-{lang}"],
+              "thunderbird-ui": [f"thunderbird-l10n-{lang}"]} for lang in ("ar", "he", "th")},
 }
 # Training-only sources for a language the sources above leave short of --per-language: the
 # translated messages of LibreOffice (gettext catalogs) and Firefox (its language pack). They
@@ -61,9 +66,16 @@ E5_LANGUAGES = ["en", "de", "es", "fr", "it", "pl", "pt", "ru", "zh", "ja"]
 # the smaller of two, so the model is measured on a kind of text it never read in that language.
 HELDOUT_SOURCE = {"en": "fortunes", "de": "fortunes", "es": "fortunes", "it": "fortunes", "pl": "fortunes",
                   "ru": "fortunes", "zh": "fortunes", "fr": "manpages", "pt": "manpages", "ja": "manpages",
-                  **{lang: "manpages" for lang in ("cs", "da", "el", "fi", "hu", "id", "nl", "sv", "tr", "vi")}}
+                  **{lang: "manpages" for lang in ("cs", "da", "el", "fi", "hu", "id", "nl", "sv", "tr", "vi")},
+                  **{lang: "thunderbird-ui" for lang in ("ar", "he", "th")}}
 CJK = {"zh", "ja"}
-SENTENCE_END = re.compile(r"(?<=[.!?।])[\"')\]»]?\s+(?=[\"'(\[«¿¡]?\w)")
+# Thai writes no spaces between words: its sentences are kept by their length in characters, as
+# Chinese and Japanese are.
+BY_CHARACTER = CJK | {"th"}
+# Languages first built after the marks rule: every source of theirs counts combining marks as
+# letters (Arabic's vowel signs, Hebrew's points, Thai's vowels).
+MARKS = {"ar", "he", "th"}
+SENTENCE_END = re.compile(r"(?<=[.!?।؟])[\"')\]»]?\s+(?=[\"'(\[«¿¡]?\w)")
 CJK_SENTENCE_END = re.compile(r"(?<=[。！？])\s*|(?<=[.!?])\s+")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -75,12 +87,13 @@ def keep(sentence: str, language: str, marks: bool = False) -> bool:
     if not sentence or BAD.search(sentence) or "\x00" in sentence or "\ufffd" in sentence:
         return False
     letters = sum(c.isalpha() or (marks and unicodedata.category(c).startswith("M")) for c in sentence)
-    if language in CJK:
+    if language in BY_CHARACTER:
         n = len(sentence.replace(" ", ""))
-        return 8 <= n <= 80 and letters >= 0.6 * n
+        low, high = (8, 80) if language in CJK else (20, 200)  # a Thai word is ~4-5 characters
+        return low <= n <= high and letters >= 0.6 * n
     n_words = len(sentence.split())
     first = sentence[0]
-    caseless = first.isalpha() and first.lower() == first.upper()  # Hangul, Devanagari: no capitals
+    caseless = first.isalpha() and first.lower() == first.upper()  # Hangul, Devanagari, Arabic: no capitals
     starts_well = first.isupper() or caseless or first in "¿¡«\"("
     return 5 <= n_words <= 40 and starts_well and letters >= 0.6 * len(sentence)
 
@@ -123,7 +136,7 @@ def ui_messages(root: Path):
 
 
 def paragraphs(kind: str, root: Path):
-    if kind == "ui":
+    if kind == "ui" or kind.endswith("-ui"):
         return ui_messages(root)
     if kind == "libreoffice":
         return html_paragraphs(sorted(root.glob("*/usr/share/libreoffice/help/*/**/*.html")))
@@ -190,7 +203,8 @@ def main():
     for language in args.languages:
         seen, counts[language] = {}, {}
         for kind, packages in SOURCES[language].items():
-            counts[language][kind] = gather(work, language, kind, packages, seen, identify)
+            counts[language][kind] = gather(work, language, kind, packages, seen, identify,
+                                            marks=language in MARKS)
         apart = HELDOUT_SOURCE.get(language) if args.heldout_sources else None
         # a sentence that also occurs in a trained source is trained text, never held-out-source text
         source_texts = sorted(t for t, kinds in seen.items() if kinds == {apart})

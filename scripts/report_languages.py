@@ -145,7 +145,7 @@ def render(meta: dict, rows: list[dict], name: str, out: Path, readme: str | Non
                      f"{r['reference_in_language']:.1%} |")
     note = (f"{meta['n_per_language']} held-out texts per language (never trained on), {meta['steps']} "
             "denoising steps, no encoder calls. BLEU is sacreBLEU's, tokenised by `zh` for Chinese and by "
-            "character for Japanese (languages written without spaces); language identification by "
+            "character for Japanese and Thai (languages written without spaces); language identification by "
             "py3langid. \"Cosine floor\": the mean cosine between two different references' vectors of "
             "the same language and width, what a reconstruction that recovered nothing would score.")
     measured = f"Measured by `{meta['command']}` on {meta['date']}"

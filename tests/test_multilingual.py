@@ -58,6 +58,21 @@ def test_corpus_sentence_rules_follow_the_script():
     assert split_sentences("Open http://example.org to read the whole manual page.", "en") == []
 
 
+def test_arabic_hebrew_and_thai_sentences_are_kept_by_their_own_rules():
+    """Arabic ends questions with its own mark and has no capitals; Thai writes no spaces between
+    words, so it is kept by its length in characters."""
+    from build_corpus_multilingual import HELDOUT_SOURCE, MARKS, SOURCES, split_sentences
+    arabic = "هل تريد حفظ التغييرات في المستند قبل الإغلاق؟ نعم."
+    assert split_sentences(arabic, "ar", marks=True) == ["هل تريد حفظ التغييرات في المستند قبل الإغلاق؟"]
+    hebrew = "יש לבחור רזולוציית יעד לתמונות לפני ההדפסה."
+    assert split_sentences(hebrew, "he", marks=True) == [hebrew]
+    thai = "กำหนดจำนวนหน้าที่จะแสดงเป็นคอลัมน์"            # one run of letters: one "word"
+    assert split_sentences(thai, "th", marks=True) == [thai]
+    assert split_sentences("เปิดไฟล์", "th", marks=True) == []   # 8 characters: a label, not a sentence
+    for language in ("ar", "he", "th"):
+        assert language in MARKS and HELDOUT_SOURCE[language] in SOURCES[language]
+
+
 @pytest.mark.parametrize("language", ["de", "ru", "zh", "ja"])
 def test_shipped_multilingual_model_answers_in_the_input_language(language):
     texts = [t for lang, t in ROWS if lang == language]

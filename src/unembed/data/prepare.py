@@ -129,10 +129,15 @@ def _embed_shards(cfg: DataConfig, folder: Path, encoder, rank: int, world: int)
                     ids[row, :len(token_ids)] = token_ids
                 if pair_vectors is not None:
                     vectors = np.asarray(pair_vectors[i * cfg.shard_size:i * cfg.shard_size + len(chunk)])
-                else:
-                    vectors = encoder.encode(chunk, batch_size=cfg.batch_size)
+                    bar.update(len(chunk))
+                else:  # in pieces, so that the bar moves within a shard (minutes with a large encoder)
+                    step = cfg.batch_size * 8
+                    pieces = []
+                    for start in range(0, len(chunk), step):
+                        pieces.append(np.asarray(encoder.encode(chunk[start:start + step], batch_size=cfg.batch_size)))
+                        bar.update(len(pieces[-1]))
+                    vectors = np.concatenate(pieces)
                 cache.write_shard(folder, split, i, ids, vectors)
-                bar.update(len(chunk))
 
 
 def prepare(cfg: DataConfig, out: str | Path, sources: list[str] = (), pairs: str | None = None,

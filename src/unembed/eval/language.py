@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import UnembedError
 
 # sacreBLEU tokenisation per language: its default (13a) splits on spaces, which Chinese and
-# Japanese do not write, so their BLEU would count whole clauses as single words.
-BLEU_TOKENIZE = {"zh": "zh", "ja": "char"}
+# Japanese (and Thai) do not write, so their BLEU would count whole clauses as single words.
+BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "th": "char"}
 
 
 def identify(texts: list[str]) -> list[str]:
