@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -189,21 +191,22 @@ def test_a_damaged_or_mismatched_int8_file_is_refused_in_one_line(tmp_path):
 
 def test_weights_past_the_file_limit_are_split_into_shards_that_load_as_one(tmp_path):
     """A model whose packed tensors pass the limit is written as numbered shards and an index
-    (no file over the limit); it loads to the same weights, saving again leaves one layout,
-    and a shard lost is one line."""
+    (no file over the limit, even where one tensor is larger: it is cut by rows); it loads to
+    the same weights, saving again leaves one layout, and a shard lost is one line."""
     from unembed.model import weights
     torch.manual_seed(0)
     model = small(prefix_tokens=2, lexical_prior=True)
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.1)
     tensors, metadata = weights.pack(model.state_dict(), "int8")
-    limit = sum(t.numel() * t.element_size() for t in tensors.values()) // 3
+    limit = max(t.numel() * t.element_size() for t in tensors.values()) * 2 // 3  # under the largest
     model.save_pretrained(tmp_path / "m", "int8")
     (tmp_path / "m" / "model.safetensors").unlink()
     weights.write(tmp_path / "m", tensors, metadata, max_bytes=limit)
     shards = sorted(p.name for p in (tmp_path / "m").glob("model-*.safetensors"))
     assert len(shards) >= 3 and shards[0] == f"model-00001-of-{len(shards):05d}.safetensors"
     assert not (tmp_path / "m" / "model.safetensors").exists()
+    assert any(weights.ROWS in n for n in json.loads((tmp_path / "m" / weights.INDEX_FILE).read_text())["weight_map"])
     assert max((tmp_path / "m" / s).stat().st_size for s in shards) < limit + 4096   # + each file's header
     loaded = ConditionalMDLM.from_pretrained(tmp_path / "m")
     single = tmp_path / "single"

@@ -12,7 +12,7 @@ MIN_MEAN_COSINE = 0.5  # measured 0.795 at shipping (the models before: 0.738, 0
 
 
 # The shipped gemma model's mean token F1 on tests/data/gemma-heldout.*; an untrained one scores ~0.
-MIN_GEMMA_F1 = 0.15  # measured 0.363 at shipping (2026-12-05, more de/zh/uk text; before 0.376, 0.384, 0.386, 0.378, the first model 0.292)
+MIN_GEMMA_F1 = 0.15  # measured 0.355 at shipping (2026-12-07, Arabic, Hebrew, Thai and everyday English added; 0.374 on the first 16 lines; before 0.363, 0.376, 0.384, 0.386, 0.378, the first model 0.292)
 
 MODEL_FILES = ["config.json", "model.safetensors", "sampling.json", "tokenizer.json", "vocab.json"]
 
@@ -28,7 +28,7 @@ def test_shipped_folder_is_small_and_holds_no_pickles(name, encoder, corrector):
         files = [f if f != "tokenizer.json" else "tokenizer.json.gz" for f in MODEL_FILES] + ["NOTICE"]
         files += ["script_gate"]  # its script gate, one unit per script of its corpus
         gate = json.loads((folder / "script_gate" / "config.json").read_text())
-        assert gate["type"] == "unembed/script-gate" and len(gate["scripts"]) == 7
+        assert gate["type"] == "unembed/script-gate" and len(gate["scripts"]) == 10
         assert sorted(p.name for p in (folder / "script_gate").iterdir()) == ["config.json", "gate.safetensors"]
         shards = sorted(n for n in names if n.startswith("model-"))   # its large vocabulary: weights in shards
         if shards:
@@ -66,8 +66,9 @@ def test_default_invert_recovers_related_text():
 
 
 def test_gemma_inverts_real_embeddinggemma_vectors_without_the_encoder(tmp_path):
-    """16 held-out sentences in 8 languages, embedded by the real EmbeddingGemma-300m when the
-    model was shipped (tests/data/gemma-heldout.npy); no encoder is needed to invert them."""
+    """22 held-out sentences in 11 languages, embedded by the real EmbeddingGemma-300m when the
+    model was shipped (tests/data/gemma-heldout.npy); no encoder is needed to invert them. The
+    scripts read last (Arabic, Hebrew, Thai) come back in their own letters, not in another's."""
     notice = (SHIPPED / "gemma" / "NOTICE").read_text()
     assert "ai.google.dev/gemma/terms" in notice
     import numpy as np
@@ -82,6 +83,10 @@ def test_gemma_inverts_real_embeddinggemma_vectors_without_the_encoder(tmp_path)
     inverter = unembed.load("gemma", device="cpu")
     f1 = float(np.mean([r["token_f1"] for r in score_rows(inverter.vocab, 32, texts, back)]))
     assert f1 > MIN_GEMMA_F1, list(zip(texts, back))
+    from unembed.model.script_gate import text_scripts
+    for script in ("Arabic", "Hebrew", "Thai"):
+        pairs = [(t, b) for t, b in zip(texts, back) if script in text_scripts(t)]
+        assert len(pairs) == 2 and all(script in text_scripts(b) for _, b in pairs), pairs
     cut = np.load(DATA / "gemma-heldout.npy")[:, :128]  # a Matryoshka prefix reads too
     assert all(t.strip() for t in inverter.invert(cut))
     from unembed.errors import UnembedError

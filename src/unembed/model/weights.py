@@ -8,7 +8,8 @@ An int8 file holds, for each quantised matrix W (R, C), `name` as int8 and `name
 On disk: one `model.safetensors`, or, where that would pass MAX_FILE_BYTES (a large vocabulary),
 the tensors split over `model-00001-of-0000N.safetensors` files named by
 `model.safetensors.index.json` (the Hugging Face layout), so no file of a shipped model is
-one that git hosts refuse or warn about."""
+one that git hosts refuse or warn about. A tensor larger than a shard by itself (the token table
+of a grown vocabulary) is cut by rows into `name:rows0`, `name:rows1`, ... and joined on read."""
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 MAX_FILE_BYTES = 19_000_000   # a shard's tensors at most (GitHub warns at 50 MB; the repo's rule is 20)
 SCALE = ":scale"   # a key suffix no parameter name can have
+ROWS = ":rows"     # likewise: the row blocks of a tensor too large for one shard
 INT8_FORMAT = "int8-rowwise"
 
 
@@ -73,7 +75,7 @@ def write(folder: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, st
         return
     shards: list[dict[str, torch.Tensor]] = [{}]
     filled = 0
-    for name, tensor in tensors.items():   # in order, a new shard when this one would pass the limit
+    for name, tensor in _row_blocks(tensors, max_bytes):   # in order, a new shard when this one would pass the limit
         if shards[-1] and filled + size(tensor) > max_bytes:
             shards.append({})
             filled = 0
@@ -84,6 +86,35 @@ def write(folder: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, st
         save_file(shard, str(folder / file), metadata=metadata or None)
     index = {"metadata": metadata, "weight_map": {n: f for f, shard in zip(files, shards) for n in shard}}
     (folder / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+
+
+def _row_blocks(tensors: dict[str, torch.Tensor], max_bytes: int):
+    """(name, tensor) in order, a tensor over max_bytes as row blocks of at most max_bytes."""
+    for name, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if nbytes <= max_bytes or tensor.dim() == 0 or tensor.shape[0] < 2:
+            yield name, tensor
+            continue
+        rows = max(1, max_bytes // (nbytes // tensor.shape[0]))
+        for k, block in enumerate(torch.split(tensor, rows)):
+            yield f"{name}{ROWS}{k}", block.contiguous()
+
+
+def _join_rows(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors with each name's row blocks joined back, in block order."""
+    blocks: dict[str, dict[int, torch.Tensor]] = {}
+    out = {}
+    for key, value in tensors.items():
+        name, cut, k = key.rpartition(ROWS)
+        if cut and k.isdigit():
+            blocks.setdefault(name, {})[int(k)] = value
+        else:
+            out[key] = value
+    for name, parts in blocks.items():
+        if sorted(parts) != list(range(len(parts))):
+            raise ValueError(f"{name}: its row blocks are not numbered 0..{len(parts) - 1}")
+        out[name] = torch.cat([parts[k] for k in range(len(parts))])
+    return out
 
 
 def present(folder: Path) -> bool:
@@ -109,7 +140,7 @@ def read(folder: Path) -> dict[str, torch.Tensor]:
         tensors.update(_load(folder / file))
     if set(tensors) != set(weight_map):
         raise ValueError(f"{folder / INDEX_FILE}: its shards do not hold the tensors it names")
-    return tensors
+    return _join_rows(tensors)
 
 
 def _load(path: Path) -> dict[str, torch.Tensor]:
