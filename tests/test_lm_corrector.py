@@ -162,13 +162,16 @@ def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run
     rounds = []
     search = inverter.searcher(inverter.settings_with(strategy="correct", proposals="lm:1.0", encoder_budget=8,
                                                       candidates=4), encoder,
-                               round_callback=lambda r, best, cos, calls: rounds.append(list(calls)))
+                               round_callback=lambda r, best, cos, calls, kinds: rounds.append((list(calls), kinds)))
     vectors = torch.from_numpy(encoder.encode(texts))
     population = search.search(vectors)
-    first = rounds[0]                                  # round 0: the plain decodes, 2 lengths each
-    assert all(c == 2 for c in first) and len(rounds) > 1
+    first = rounds[0][0]                               # round 0: the plain decodes, 2 lengths each
+    assert all(c == 2 for c in first) and len(rounds) > 1 and set(rounds[0][1]) == {"decode"}
     assert all(2 < c <= 8 for c in population.calls())   # the LM's texts, embedded, within the budget
     assert search.words is not None and all(search.words)
+    for b in range(len(texts)):                   # each text says what wrote it; these, the LM
+        assert {c.kind for c in population.seen[b].values()} <= {"decode", "lm"}
+    assert any(c.kind == "lm" for seen in population.seen for c in seen.values())
     for b, text in enumerate(texts):              # every candidate's cosine is its embedding's
         for candidate in population.seen[b].values():
             again = encoder.encode([candidate.text or " "])[0]
@@ -176,6 +179,57 @@ def test_lm_rewrites_are_proposals_of_correct_within_the_encoder_budget(tiny_run
                                                 / np.linalg.norm(again))) < 1e-3
     results = inverter.invert_texts(texts, strategy="correct", proposals="lm:1.0,steer:0.3", encoder_budget=8)
     assert all(1 <= r["encoder_calls"] <= 8 for r in results)
+
+
+def test_a_merged_delta_writes_what_the_delta_wrote_and_cannot_be_saved(tmp_path):
+    from unembed.errors import UnembedError
+    from unembed.lm.base import LoRALinear
+    model = corrector(cond_dim=8, max_new_tokens=10)
+    with torch.no_grad():
+        for p in model.trainable().values():
+            p.add_(0.2 * torch.randn_like(p))      # a delta that changes what it writes
+    args = (["a draft of the text", "another draft"], [["w", "x"], ["y"]], torch.randn(2, 8), torch.randn(2, 8))
+    ids = torch.randint(0, 1000, (2, 7))
+    before, logits = model.rewrite(*args), model.lm(input_ids=ids).logits
+    assert model.for_writing() is model and model.merged
+    assert not any(isinstance(m, LoRALinear) for m in model.modules())       # the plain layers are back
+    assert torch.allclose(model.lm(input_ids=ids).logits, logits, atol=1e-4)
+    assert model.rewrite(*args) == before
+    with pytest.raises(UnembedError, match="merged"):
+        model.save_pretrained(tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_greedy_only_lm_proposals_rewrite_each_beam_text_once(tiny_run, encoder):
+    from unembed import load
+    from unembed.errors import UnembedError
+    from unembed.search.proposals import parse_proposals
+    assert parse_proposals("lm:0")[0].amount == 0
+    with pytest.raises(UnembedError, match="lm:TEMPERATURE"):
+        parse_proposals("lm:-1")
+    inverter = load(str(tiny_run / "last" / "model"), device="cpu")
+    inverter.lm_corrector = lm = corrector(cond_dim=384, max_new_tokens=10)
+    asked = []
+    write = lm.rewrite
+
+    def recording(hypotheses, words, vectors, landed, samples=1, temperature=0.0, seed=0):
+        asked.extend((temperature, h) for h in hypotheses)
+        return write(hypotheses, words, vectors, landed, samples, temperature, seed)
+    lm.rewrite = recording
+    texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()][:3]
+    vectors = torch.from_numpy(encoder.encode(texts))
+
+    def run(proposals):
+        asked.clear()
+        search = inverter.searcher(inverter.settings_with(strategy="correct", proposals=proposals,
+                                                          encoder_budget=24, candidates=4, beam=2), encoder)
+        return search.search(vectors)
+    population = run("lm:0,steer:0.5")
+    assert asked and all(t == 0.0 for t, _ in asked)            # never sampled
+    assert len(asked) == len(set(asked))                         # no text given the LM twice per search...
+    assert max(population.calls()) > 2 + len(asked)              # ...and the steers spent the rest
+    run("lm:1.0,steer:0.5")
+    assert any(t == 1.0 for t, _ in asked)                       # lm:T samples once the beam stays
 
 
 @pytest.mark.slow

@@ -89,7 +89,7 @@ def test_the_page_shows_each_round_of_an_encoder_guided_strategy(browser, live_s
     page.click("#invert")
     page.wait_for_selector('#result[data-done="true"]', timeout=120_000)
     rounds = page.locator("#rounds li")
-    assert rounds.count() >= 2 and "cosine" in rounds.first.inner_text()
+    assert rounds.count() >= 2 and "cosine" in rounds.first.inner_text() and "by decode" in rounds.first.inner_text()
     assert page.locator("#grid .cell.masked").count() == 0 and float(page.inner_text("#cosine")) > 0
 
 

@@ -92,6 +92,8 @@ def test_stream_of_an_encoder_guided_strategy_reports_each_round(live_server, se
     rounds = [d for e, d in events if e == "round"]
     assert [e for e, _ in events][0] == "start" and events[-1][0] == "done" and len(rounds) >= 2
     assert [r["round"] for r in rounds] == list(range(len(rounds))) and rounds[0]["encoder_calls"] <= 4
+    assert rounds[0]["written_by"] == "decode" and all(r["written_by"] in ("decode", "steer", "rewrite", "edit")
+                                                       for r in rounds)
     assert all(a["cosine"] <= b["cosine"] for a, b in zip(rounds, rounds[1:])) and events[-1][1]["encoder_calls"] <= 8
     assert events[-1][1]["text"] == rounds[-1]["text"]
 

@@ -127,7 +127,7 @@ class Inverter:
         lm = folder_or_model
         if not isinstance(lm, LMCorrector):
             dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
-            lm = LMCorrector.from_pretrained(folder_or_model, dtype=dtype)
+            lm = LMCorrector.from_pretrained(folder_or_model, dtype=dtype).for_writing()
         if lm.config.cond_dim != self.input_dim:
             raise UnembedError(f"the LM corrector reads {lm.config.cond_dim}-d vectors, this inverter "
                                f"{self.input_dim}-d: it was trained for another encoder")

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..files import atomic
 from ..errors import UnembedError
-from .base import add_lora, load_base
+from .base import add_lora, load_base, merge_lora
 from .config import LMCorrectorConfig
 from .words import content_words
 
@@ -85,6 +85,7 @@ class LMCorrector(nn.Module):
         newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
         # a text is one line: generation also stops at a line break (as the base model would go on)
         self.stops = [self.eos] + (newline if len(newline) == 1 else [])
+        self.merged = False  # LoRA folded into the base weights (for_writing)
 
     # --- building the inputs --------------------------------------------------------------
     def _ids(self, texts: list[str]) -> list[list[int]]:
@@ -130,6 +131,14 @@ class LMCorrector(nn.Module):
         logits = self.lm.lm_head(hidden[:, :-1][scored])       # (n, V): scored positions only
         return F.cross_entropy(logits.float(), labels[:, 1:][scored])
 
+    def for_writing(self) -> "LMCorrector":
+        """Merge the LoRA deltas into the base weights (in place; about a quarter of the
+        writing time): the model then writes, and can no longer be trained or saved."""
+        if not self.merged:
+            merge_lora(self.lm)
+            self.merged = True
+        return self.eval()
+
     def trainable(self) -> dict[str, nn.Parameter]:
         return {name: p for name, p in self.named_parameters() if "lora_" in name or name.startswith("prefix.")}
 
@@ -163,6 +172,8 @@ class LMCorrector(nn.Module):
     # --- folder ------------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> None:
         from safetensors.torch import save_file
+        if self.merged:
+            raise UnembedError("this LM corrector's deltas were merged for writing; save it before for_writing()")
         state = {name: p.detach().to(torch.bfloat16).contiguous() for name, p in self.trainable().items()}
         with atomic.folder(folder) as tmp:
             save_file(state, str(tmp / DELTA_FILE))

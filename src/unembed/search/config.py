@@ -24,7 +24,7 @@ class SearchConfig:
     beam: int = 2                    # best texts so far that each round rewrites
     # correct's defaults, chosen in lab/experiments.md 15: steers first lift held-out token F1
     # and cosine; a push of 1.0 (refine's) wrote texts nearer in cosine but further in BLEU
-    proposals: str = "steer:0.3,rewrite:0,steer:0.5,edit:0.3,rewrite:1,rewrite:-1"  # what each beam text is given in turn (search/proposals.py): rewrite:LENGTH_SHIFT, edit:SHARE_MASKED, steer:SHARE_MASKED, lm:TEMPERATURE
+    proposals: str = "steer:0.3,rewrite:0,steer:0.5,edit:0.3,rewrite:1,rewrite:-1"  # what each beam text is given in turn (search/proposals.py): rewrite:LENGTH_SHIFT, edit:SHARE_MASKED, steer:SHARE_MASKED, lm:TEMPERATURE (0 = greedy only)
     steer: float = 0.5               # a steer decodes target + steer * (target - the hypothesis's embedding)
 
     def validate(self) -> "SearchConfig":

@@ -15,7 +15,7 @@ and scored, and the best few by cosine are rewritten again:
             the base model, conditioned on the target pushed away from where the hypothesis
             landed. An LM rewrite (`lm`, with an LM corrector): a pretrained language model
             writes the text anew from the hypothesis, the vector and the inverter's content
-            words (lm/rewriter.py). New texts are embedded.
+            words (lm/rewriter.py); lm:0 only in greedy rounds. New texts are embedded.
             Greedy proposals are made once per beam: while the beam stays the same, and after
             a round that brought nothing new, they are sampled at `temperature` instead;
   stop      for each vector, when its `encoder_budget` calls are spent or three rounds in a
@@ -30,7 +30,7 @@ import torch
 from ..errors import UnembedError
 from ..sampling import make_sampler
 from .population import Population, RoundCallback
-from .proposals import WRITERS, Proposal, needs, propose
+from .proposals import WRITERS, Proposal, greedy_only, needs, propose
 
 STALLED_ROUNDS = 3           # stop after this many rounds without a new text
 FIRST_LENGTHS = 4            # round 0 decodes at up to this many of the most likely lengths
@@ -49,12 +49,14 @@ class Correction:
         self.corrector, self.lm, self.encoder, self.round_callback = corrector, lm, encoder, round_callback
         self.generator = torch.Generator().manual_seed(decoding.seed)
         self.variants = settings.proposal_list()
+        self.sampled_variants = tuple(v for v in self.variants if not greedy_only(v))
         missing = {"corrector": corrector, "lm": lm}
         for writer in needs(self.variants):
             if writer in missing and missing[writer] is None:
                 raise UnembedError(f"the proposals need a {writer.replace('lm', 'LM corrector')}, but none is loaded: "
                                    + ("pass --lm-corrector FOLDER" if writer == "lm" else "pass --corrector FOLDER"))
         self.words = None
+        self.lm_written: dict[tuple[int, str], str] = {}   # (vector, text) -> its greedy LM rewrite
 
     def __call__(self, vectors: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """vectors (B, D) -> best codes (B, max_len), encoder calls per vector."""
@@ -72,6 +74,7 @@ class Correction:
         population.report(self.round_callback, 0)
         if self.lm is not None:
             self.words = self.lm.content_words(self.decoder, vectors)
+            self.lm_written = {}
         stalled, round_ = [0] * B, 1        # per vector: rounds in a row that brought nothing new
         self.rewritten: list[tuple | None] = [None] * B   # per vector: the beam last given greedy proposals
         while True:
@@ -85,7 +88,8 @@ class Correction:
                     rows = [p for p in plan if p.greedy == greedy and p.writer == writer]
                     if rows:
                         seed = self.decoding.seed + 7919 * round_
-                        population.add([p.vector for p in rows], *write(self, vectors, rows, greedy, seed))
+                        population.add([p.vector for p in rows], *write(self, vectors, rows, greedy, seed),
+                                       kinds=[p.kind for p in rows])
             after = population.calls()
             for b in active:
                 stalled[b] = 0 if after[b] > before[b] else stalled[b] + 1
@@ -120,8 +124,9 @@ class Correction:
             greedy = stalled[b] == 0 and texts != self.rewritten[b]
             if greedy:
                 self.rewritten[b] = texts
-            for j in range(n):
-                member, variant = beam[j % len(beam)], self.variants[(j // len(beam)) % len(self.variants)]
+            variants = self.variants if greedy else self.sampled_variants
+            for j in range(n if variants else 0):
+                member, variant = beam[j % len(beam)], variants[(j // len(beam)) % len(variants)]
                 plan.append(propose(self, b, member, variant, greedy))
         return plan
 

@@ -18,7 +18,8 @@ from ..text.codes import PAD
 from ..errors import UnembedError
 from ..vectors.geometry import unit_rows
 
-RoundCallback = Callable[[int, list[str], list[float], list[int]], None]
+# (round, each vector's best text so far, its cosine, the vector's calls so far, what wrote that text)
+RoundCallback = Callable[[int, list[str], list[float], list[int], list[str]], None]
 
 
 class CallableEncoder:
@@ -50,6 +51,7 @@ class Candidate:
     cosine: float
     embedding: np.ndarray              # (D,) unit
     confidence: list[float] = field(default_factory=list)   # per token, when the decoder gave it
+    kind: str = "decode"               # what wrote it: the plain decode, or a proposal kind (steer, lm, ...)
 
 
 class Population:
@@ -69,12 +71,13 @@ class Population:
     def remaining(self, b: int) -> int:
         return self.budget - len(self.seen[b])
 
-    def add(self, rows: list[int], codes: torch.Tensor, confidence: torch.Tensor | None = None) -> int:
-        """Score decoded texts: codes (n, L) for the vectors `rows` (n,). A text new for its
-        vector is embedded while that vector has budget left; others are dropped. Returns how
-        many were embedded."""
+    def add(self, rows: list[int], codes: torch.Tensor, confidence: torch.Tensor | None = None,
+            kinds: list[str] | None = None) -> int:
+        """Score decoded texts: codes (n, L) for the vectors `rows` (n,), written by `kinds` (n,)
+        (default: the plain decode). A text new for its vector is embedded while that vector
+        has budget left; others are dropped. Returns how many were embedded."""
         codes_np = codes.cpu().numpy()
-        new: list[tuple[int, str, list[int], list[float]]] = []
+        new: list[tuple[int, str, list[int], list[float], str]] = []
         planned, queued = [len(s) for s in self.seen], set()
         for i, (b, row) in enumerate(zip(rows, codes_np)):
             kept = row[row != PAD]
@@ -84,16 +87,16 @@ class Population:
             planned[b] += 1
             queued.add((b, text))
             conf = confidence[i][torch.from_numpy(row != PAD)].tolist() if confidence is not None else []
-            new.append((b, text, kept.tolist(), conf))
+            new.append((b, text, kept.tolist(), conf, kinds[i] if kinds else "decode"))
         if not new:
             return 0
-        vectors = np.asarray(self.encoder.encode([t or " " for _, t, _, _ in new]), dtype=np.float32)
+        vectors = np.asarray(self.encoder.encode([t or " " for _, t, _, _, _ in new]), dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape != (len(new), self.dim):
             raise UnembedError(f"the encoder returned vectors of shape {tuple(vectors.shape)} for "
                                f"{len(new)} texts; this inverter reads {self.dim}-d vectors")
         vectors = unit_rows(vectors)
-        for (b, text, kept, conf), v in zip(new, vectors):
-            self.seen[b][text] = Candidate(text, kept, float(v @ self.targets[b]), v, conf)
+        for (b, text, kept, conf, kind), v in zip(new, vectors):
+            self.seen[b][text] = Candidate(text, kept, float(v @ self.targets[b]), v, conf, kind)
         return len(new)
 
     def best(self, b: int, k: int = 1) -> list[Candidate]:
@@ -105,7 +108,7 @@ class Population:
             return
         tops = [self.best(b)[0] if self.seen[b] else None for b in range(len(self.seen))]
         callback(round_, [t.text if t else "" for t in tops], [t.cosine if t else float("nan") for t in tops],
-                 self.calls())
+                 self.calls(), [t.kind if t else "" for t in tops])
 
     def best_codes(self, max_len: int) -> torch.Tensor:
         """Each vector's best text as codes (B, max_len), PAD after."""

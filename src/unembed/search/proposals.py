@@ -41,6 +41,7 @@ class Proposal(NamedTuple):
     greedy: bool
     writer: str
     temperature: float = 0.0    # lm: of its sampled rewrites
+    kind: str = ""              # the proposal kind's name (what a text's provenance says)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,15 @@ def _share(text: str) -> float:
 
 def _temperature(text: str) -> float:
     value = float(text)
-    if not 0 < value <= 2:
+    if not 0 <= value <= 2:
         raise ValueError(text)
     return value
+
+
+def greedy_only(spec: ProposalSpec) -> bool:
+    """lm:0: the LM rewrites each new beam text once, greedily, and never samples: its share of
+    the budget then goes to the other kinds (an LM rewrite costs ~20 times a steer here)."""
+    return spec.kind == "lm" and spec.amount == 0
 
 
 def _remasked(search, hypothesis: Candidate, share: float):
@@ -105,9 +112,9 @@ def steer(search, hypothesis: Candidate, share: float):
     return _remasked(search, hypothesis, share)
 
 
-@kind("lm", "lm", _temperature, "lm:TEMPERATURE (above 0, at most 2)")
+@kind("lm", "lm", _temperature, "lm:TEMPERATURE (0 = greedy only, at most 2)")
 def lm(search, hypothesis: Candidate, temperature: float):
-    """Written anew by the LM corrector: greedy in a beam's first round, then sampled."""
+    """Written anew by the LM corrector: greedy in a beam's first round, then sampled (lm:0: never)."""
     return [], []
 
 
@@ -134,7 +141,7 @@ def propose(search, b: int, member: Candidate, spec: ProposalSpec, greedy: bool)
     k = KINDS[spec.kind]
     canvas, confidence = k.canvas(search, member, spec.amount)
     return Proposal(b, member, canvas, confidence, greedy, k.writer,
-                    float(spec.amount) if k.writer == "lm" else 0.0)
+                    float(spec.amount) if k.writer == "lm" else 0.0, spec.kind)
 
 
 # -- writers: each fills a batch of proposals -> codes (n, L), confidence (n, L) ---------------
@@ -183,17 +190,24 @@ def write_by_lm(search, vectors: torch.Tensor, rows: list[Proposal], greedy: boo
     (what the population keeps), their confidence unknown: 0.5 each."""
     index = [p.vector for p in rows]
     texts = [None] * len(rows)
+    if greedy:  # a greedy rewrite is a function of (vector, text): one a beam text had before is reused
+        for r, p in enumerate(rows):
+            texts[r] = search.lm_written.get((p.vector, p.hypothesis.text))
     for temperature in sorted({p.temperature for p in rows}):
-        part = [r for r, p in enumerate(rows) if p.temperature == temperature]
+        part = [r for r, p in enumerate(rows) if p.temperature == temperature and texts[r] is None]
+        if not part:
+            continue
         written = search.lm.rewrite([rows[r].hypothesis.text for r in part], [search.words[index[r]] for r in part],
                                     vectors[[index[r] for r in part]].float().cpu(), _landed([rows[r] for r in part]),
                                     samples=1, temperature=0.0 if greedy else temperature, seed=seed)
         for r, t in zip(part, written):
             texts[r] = t[0] or "."
+            if greedy:
+                search.lm_written[(rows[r].vector, rows[r].hypothesis.text)] = texts[r]
     codes = torch.from_numpy(search.decoder.vocab.encode(texts, search.decoder.max_len)).to(vectors.device)
     return codes, torch.where(codes == PAD, 0.0, 0.5)
 
 
 WRITERS = {"corrector": fill_by_corrector, "base": fill_by_base, "lm": write_by_lm}
 
-__all__ = ["KINDS", "WRITERS", "Proposal", "ProposalSpec", "kind", "needs", "parse_proposals", "propose"]
+__all__ = ["KINDS", "WRITERS", "Proposal", "ProposalSpec", "greedy_only", "kind", "needs", "parse_proposals", "propose"]

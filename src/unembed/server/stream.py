@@ -50,8 +50,8 @@ def start_decoding(inverter, vector: np.ndarray, settings, reference: str | None
     def run():
         try:
             if sampling.strategy in GUIDED:
-                detail = inverter.invert_detailed(vector, round_callback=lambda r, texts, cosines, calls: steps.put(
-                    ("round", r, texts[0], cosines[0], calls[0])), **settings_dict(settings))[0]
+                detail = inverter.invert_detailed(vector, round_callback=lambda r, texts, cosines, calls, kinds: steps.put(
+                    ("round", r, texts[0], cosines[0], calls[0], kinds[0])), **settings_dict(settings))[0]
                 codes = inverter.vocab.encode([detail["reconstruction"]], inverter.max_len)[0]
                 steps.put(("end", [int(c) for c in codes if c != PAD], detail["encoder_calls"]))
                 return
@@ -82,9 +82,9 @@ def _events(inverter, vector, sampling, reference, model, n, steps):
             yield "error", {"error": payload[0]}
             return
         if kind == "round":
-            index, text, cosine, calls = payload
+            index, text, cosine, calls, kind = payload
             yield "round", {"round": index, "text": text, "cosine": round(float(cosine), 4),
-                            "encoder_calls": calls}
+                            "encoder_calls": calls, "written_by": kind}
             continue
         if kind == "step":
             index, codes, confidence = payload

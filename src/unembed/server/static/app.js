@@ -156,7 +156,8 @@ async function invert() {
       } else if (event === "round") {
         const item = document.createElement("li");
         item.innerHTML = `<span class="round-score"></span> <span class="round-text"></span>`;
-        item.querySelector(".round-score").textContent = `round ${data.round} · cosine ${data.cosine.toFixed(3)} · ${data.encoder_calls} calls`;
+        // which proposal wrote the best text so far: the plain decode, a steer, the corrector's rewrite or edit, the LM
+        item.querySelector(".round-score").textContent = `round ${data.round} · cosine ${data.cosine.toFixed(3)} · ${data.encoder_calls} calls · by ${data.written_by}`;
         item.querySelector(".round-text").textContent = data.text;
         $("rounds").append(item);
         $("stepinfo").textContent = `round ${data.round}: cosine ${data.cosine.toFixed(3)} after ${data.encoder_calls} encoder calls`;
