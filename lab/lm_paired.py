@@ -103,7 +103,7 @@ def main():
         for r in runs.values():
             r.pop("per_text")
         report["sets"][name] = {"references": references, "runs": runs}
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")   # after each set: a stop keeps what was done
 
 
 if __name__ == "__main__":
