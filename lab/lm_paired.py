@@ -7,7 +7,7 @@ each mix's difference from the first, and what wrote the answers (the decode, a 
         --out lab/lm-paired.json
 
 32 texts a set could not tell the LM's +1 BLEU from noise (docs/lm-corrector.md); the same texts
-under each mix, resampled together, can."""
+under each mix, resampled together, can. `--against` compares with runs saved before."""
 from __future__ import annotations
 
 import argparse
@@ -54,7 +54,10 @@ def main():
     p.add_argument("--model", default="en")
     p.add_argument("--lm-corrector", required=True)
     p.add_argument("--sets", nargs="+", required=True, metavar="NAME=FILE")
-    p.add_argument("--mixes", nargs="+", required=True, metavar="NAME=PROPOSALS", help="the first is the baseline")
+    p.add_argument("--mixes", nargs="*", default=[], metavar="NAME=PROPOSALS", help="the first is the baseline")
+    p.add_argument("--against", nargs="*", default=[], metavar="JSON",
+                   help="runs saved by earlier calls on the same texts, compared without measuring again "
+                        "(they come first: the first of them is the baseline)")
     p.add_argument("--n", type=int, default=96)
     p.add_argument("--budget", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
@@ -66,6 +69,8 @@ def main():
 
     L = inverter.max_len
     mixes = [m.split("=", 1) for m in args.mixes]
+    if not mixes and not args.against:
+        raise SystemExit("give --mixes, --against or both")
     report = {"command": "python " + " ".join(sys.argv), "date": time.strftime("%Y-%m-%d"), "n": args.n,
               "budget": args.budget, "sets": {}}
     for spec in args.sets:
@@ -73,6 +78,11 @@ def main():
         references = [reference_of(inverter.vocab, t, L) for t in sample(path, args.n)]
         vectors = inverter.encoder.encode(references)
         runs = {}
+        for saved in map(json.loads, map(Path.read_text, map(Path, args.against))):
+            if name in saved["sets"] and saved["sets"][name]["references"] == references:
+                for mix_name, r in saved["sets"][name]["runs"].items():
+                    runs[mix_name] = {**{k: v for k, v in r.items() if not k.startswith("vs_")},
+                                      "per_text": per_text(inverter, references, r["hypotheses"])}
         for mix_name, mix in mixes:
             search = inverter.searcher(inverter.settings_with(strategy="correct", encoder_budget=args.budget,
                                                               proposals=mix))
@@ -93,8 +103,8 @@ def main():
             print(f"{name} {mix_name}: BLEU {r['bleu']:.1f} F1 {100 * r['token_f1']:.1f} names "
                   f"{100 * r['name_recovery']:.1f} cos {r['cosine']:.3f} {r['seconds_per_text']:.2f} s/text "
                   f"written by {', '.join(f'{k} {100 * v:.0f}%' for k, v in r['written_by'].items())}", flush=True)
-        base_name = mixes[0][0]
-        for mix_name, _ in mixes[1:]:
+        base_name, *others = runs
+        for mix_name in others:
             a, b = runs[base_name], runs[mix_name]
             b["vs_" + base_name] = bootstrap(references, a["hypotheses"], b["hypotheses"],
                                              (a["per_text"]["token_f1"], b["per_text"]["token_f1"]),
