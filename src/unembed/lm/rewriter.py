@@ -132,7 +132,7 @@ class LMCorrector(nn.Module):
         return F.cross_entropy(logits.float(), labels[:, 1:][scored])
 
     def for_writing(self) -> "LMCorrector":
-        """Merge the LoRA deltas into the base weights (in place; about a quarter of the
+        """Merge the LoRA deltas into the base weights (in place; about a tenth of the
         writing time): the model then writes, and can no longer be trained or saved."""
         if not self.merged:
             merge_lora(self.lm)
